@@ -1,0 +1,37 @@
+"""Read what a store really holds for one learner, for the store panel."""
+
+from .stores import StoreUnavailable, session_key
+
+
+def store_contents(lab, learner_id: str, store_name: str, held: str | None = None):
+    """Answer each session the learner has in the store, with its time to live.
+
+    Sessions the store no longer has (expired, evicted, flushed) drop out of
+    the learner's index here, so the panel shows only what the store holds.
+
+    :raise StoreUnavailable: the store is not configured or did not answer.
+    """
+    store = lab.stores.get(store_name)
+    rows, missing = [], []
+    for session_id in lab.journal.index(learner_id, store_name):
+        try:
+            entry = store.peek(session_key(learner_id, session_id))
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"[:200]
+            raise StoreUnavailable(store_name, reason) from error
+        if entry is None:
+            missing.append(session_id)
+            continue
+
+        rows.append(
+            {
+                "id": session_id,
+                "data": entry.data,
+                "ttl": None if entry.ttl is None else round(entry.ttl, 1),
+                "held": session_id == held,
+            }
+        )
+    lab.journal.index_discard(learner_id, store_name, missing)
+    return rows

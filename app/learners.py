@@ -1,0 +1,47 @@
+"""Learners: each browser's identity, settings and progress, in the studio session."""
+
+import secrets
+from dataclasses import dataclass, field
+
+from flask import current_app, session
+
+from .settings import Settings
+
+
+@dataclass
+class Learner:
+    """One browser's view of the lab; nothing in it is shared with another."""
+
+    id: str
+    settings: Settings
+    progress: dict = field(default_factory=dict)
+
+
+def current(create: bool = True) -> Learner | None:
+    """Answer the learner this request belongs to, making one if asked."""
+    learner_id = session.get("learner")
+    if learner_id is None:
+        if not create:
+            return None
+        learner_id = secrets.token_urlsafe(16)
+        session["learner"] = learner_id
+        session["settings"] = Settings().to_dict()
+        session["progress"] = {}
+
+    settings = Settings.from_dict(session.get("settings"))
+    return Learner(learner_id, settings, dict(session.get("progress") or {}))
+
+
+def save_settings(settings: Settings) -> None:
+    """Keep the learner's new settings for their next lab request."""
+    session["settings"] = settings.to_dict()
+
+
+def save_progress(progress: dict) -> None:
+    """Keep the learner's answers and finished steps."""
+    session["progress"] = progress
+
+
+def reserved_cookie_names() -> tuple[str, ...]:
+    """Answer cookie names the specimen may not take from the studio."""
+    return (current_app.config["SESSION_COOKIE_NAME"],)

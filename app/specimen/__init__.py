@@ -1,0 +1,20 @@
+"""The specimen: the small server a learner studies, mounted under /lab."""
+
+from flask import Flask
+
+from . import views
+from .interface import ExpressSessionInterface
+
+
+def create_specimen(studio: Flask) -> Flask:
+    """Make the specimen app, sharing the studio's config and instance folder."""
+    specimen = Flask(
+        "specimen",
+        instance_path=studio.instance_path,
+        template_folder=studio.template_folder,
+        root_path=studio.root_path,
+    )
+    specimen.config["MAX_CONTENT_LENGTH"] = studio.config["MAX_CONTENT_LENGTH"]
+    specimen.session_interface = ExpressSessionInterface()
+    views.init_app(specimen)
+    return specimen

@@ -1,0 +1,344 @@
+"""express-session's decisions, made over Flask-Session's storage.
+
+Every rule below is express-session 1.19's (index.js): when the store is set,
+touched, destroyed or left alone, and when Set-Cookie is sent. Each decision
+is returned with the rule that made it, so the lab shows the reason the code
+really followed rather than a description kept elsewhere.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.http import dump_cookie
+
+from . import signing
+from ..stores.base import session_key
+
+log = logging.getLogger(__name__)
+
+# With no max_age, express stores never expire a session themselves; the lab
+# gives them connect-redis's default lifetime so nothing outlives a day.
+DEFAULT_STORE_TTL = 24 * 3600
+
+
+def content_hash(data: dict) -> str:
+    """Hash a session without its cookie, as express-session detects changes."""
+    body = {k: v for k, v in data.items() if k != "cookie"}
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def is_secure(environ: dict, trust_proxy: bool) -> bool:
+    """Decide whether the request is secure the way express-session does.
+
+    With trust_proxy on, the first X-Forwarded-Proto value is believed.
+    """
+    if environ.get("wsgi.url_scheme") == "https":
+        return True
+    if not trust_proxy:
+        return False
+
+    forwarded = environ.get("HTTP_X_FORWARDED_PROTO", "")
+    return forwarded.split(",")[0].strip().lower() == "https"
+
+
+@dataclass
+class Decision:
+    """What the interface did at the end of a request, and why."""
+
+    store_op: str = "none"
+    set_cookie: bool = False
+    reasons: list = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """Answer the decision as one sentence."""
+        return "; ".join(self.reasons)
+
+    def to_dict(self) -> dict:
+        """Answer the decision as JSON-ready data."""
+        return {
+            "store_op": self.store_op,
+            "set_cookie": self.set_cookie,
+            "reasons": list(self.reasons),
+            "summary": self.summary,
+        }
+
+
+class ExpressSession(dict, SessionMixin):
+    """The specimen's ``req.session``: a dict whose changes are found by hash."""
+
+    def __init__(self, exchange, data=None):
+        super().__init__(data or {})
+        self.exchange = exchange
+
+    def regenerate(self) -> None:
+        """Destroy the stored session and start a new one under a new ID."""
+        self.exchange.regenerate(self)
+
+    def destroy(self) -> None:
+        """Remove the session from the store; the cookie is left as it is."""
+        self.exchange.destroy(self)
+
+    def unset(self) -> None:
+        """Drop the session from the request, as ``req.session = null``."""
+        self.exchange.unset(self)
+
+
+class Exchange:
+    """One request's session state: the IDs and hashes express-session keeps."""
+
+    def __init__(self, context):
+        self.context = context
+        self.settings = context.settings
+        self.store = context.store
+        self.cookie_id = None
+        self.session_id = None
+        self.original_id = None
+        self.original_hash = None
+        self.saved_hash = None
+        self.cookie = None
+        self.gone = None
+        self.decision = Decision()
+
+    def key(self, session_id: str) -> str:
+        return session_key(self.context.learner_id, session_id)
+
+    def open(self, reading: signing.CookieReading) -> ExpressSession:
+        """Load the session the cookie names, or make a new one."""
+        self.cookie_id = reading.session_id
+        if reading.session_id is None:
+            return self.generate(f"new session: {reading.problem}")
+
+        stored = self.store.get(self.key(reading.session_id))
+        if stored is None:
+            return self.generate("new session: the store has no session with that ID")
+
+        self.session_id = self.original_id = reading.session_id
+        self.cookie = stored.pop("cookie", None) or self.new_cookie()
+        session = ExpressSession(self, stored)
+        self.original_hash = content_hash(session)
+        if not self.settings.resave:
+            self.saved_hash = self.original_hash
+        self.decision.reasons.append("loaded the session the cookie names")
+        return session
+
+    def generate(self, why: str) -> ExpressSession:
+        self.session_id = self.original_id = signing.generate_id()
+        self.cookie = self.new_cookie()
+        session = ExpressSession(self)
+        self.original_hash = content_hash(session)
+        self.decision.reasons.append(why)
+        return session
+
+    def new_cookie(self) -> dict:
+        settings = self.settings
+        max_age_ms = None if settings.max_age is None else settings.max_age * 1000
+        cookie = {
+            "originalMaxAge": max_age_ms,
+            "expires": None,
+            "secure": settings.secure,
+            "httpOnly": settings.http_only,
+            "path": settings.path,
+        }
+        if settings.domain:
+            cookie["domain"] = settings.domain
+        if settings.same_site:
+            cookie["sameSite"] = settings.same_site
+        return cookie
+
+    def regenerate(self, session: ExpressSession) -> None:
+        # express's store.regenerate: destroy the old ID, generate anew; the
+        # original ID is not reset, so the new session counts as modified.
+        self.store.destroy(self.key(self.session_id), why="regenerate")
+        session.clear()
+        self.session_id = signing.generate_id()
+        self.cookie = self.new_cookie()
+        self.decision.reasons.append("regenerated: the old ID was destroyed")
+
+    def destroy(self, session: ExpressSession) -> None:
+        self.store.destroy(self.key(self.session_id), why="destroy")
+        self.gone = "destroyed"
+
+    def unset(self, session: ExpressSession) -> None:
+        self.gone = "unset"
+
+    def expires_at(self) -> datetime | None:
+        # express touches the session on every response: expires = now + maxAge.
+        if self.settings.max_age is None:
+            return None
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        return now + timedelta(seconds=self.settings.max_age)
+
+    def stored_form(self, session: ExpressSession, expires) -> dict:
+        cookie = dict(self.cookie)
+        cookie["expires"] = None if expires is None else expires.isoformat()
+        return {"cookie": cookie, **session}
+
+    def is_new(self) -> bool:
+        return self.cookie_id != self.session_id
+
+    def is_modified(self, session) -> bool:
+        changed_id = self.original_id != self.session_id
+        return changed_id or self.original_hash != content_hash(session)
+
+    def is_saved(self, session) -> bool:
+        same_id = self.original_id == self.session_id
+        return same_id and self.saved_hash == content_hash(session)
+
+    def should_save(self, session) -> tuple[bool, str]:
+        modified = self.is_modified(session)
+        uninitialized_rule = (
+            not self.settings.save_uninitialized
+            and self.saved_hash is None
+            and self.is_new()
+        )
+        if uninitialized_rule and not modified:
+            return False, (
+                "not saved: the session is new and unmodified "
+                "and saveUninitialized is off"
+            )
+        if not uninitialized_rule and self.is_saved(session):
+            return False, ""
+
+        if self.is_new():
+            if modified:
+                return True, "saved: the new session was modified"
+            return True, "saved: the session is new and saveUninitialized is on"
+        if modified:
+            return True, "saved: the loaded session was modified"
+        return True, "saved, though unmodified: resave is on"
+
+    def should_set_cookie(self, session) -> tuple[bool, str]:
+        settings = self.settings
+        modified = self.is_modified(session)
+        if self.is_new():
+            if settings.save_uninitialized or modified:
+                return True, "Set-Cookie: the browser must learn the new ID"
+            return False, (
+                "no Set-Cookie: the session is new and unmodified "
+                "and saveUninitialized is off"
+            )
+
+        if settings.rolling:
+            return True, "Set-Cookie: rolling is on, every response re-sends it"
+        if settings.max_age is not None and modified:
+            return True, "Set-Cookie: modified, so the expiry is pushed forward"
+        if modified:
+            return False, (
+                "no Set-Cookie: the browser holds this ID already, and a cookie "
+                "without max_age is not re-sent on a change"
+            )
+        return False, "no Set-Cookie: the browser holds this ID already"
+
+    def finish(self, session: ExpressSession, response, environ) -> Decision:
+        """Write, touch or leave the store, then decide on Set-Cookie."""
+        decision = self.decision
+        if self.gone is not None:
+            return self.finish_gone(decision)
+
+        expires = self.expires_at()
+        ttl = self.settings.max_age or DEFAULT_STORE_TTL
+        key = self.key(self.session_id)
+        save, why = self.should_save(session)
+        if save:
+            self.store.set(key, self.stored_form(session, expires), ttl)
+            self.saved_hash = content_hash(session)
+            decision.store_op = "set"
+            decision.reasons.append(why)
+        elif not self.is_new():
+            self.store.touch(key, self.stored_form(session, expires), ttl)
+            decision.store_op = "touch"
+            decision.reasons.append(
+                "touched, not saved: loaded, unmodified, resave is off"
+            )
+        else:
+            decision.reasons.append(why)
+
+        send, why = self.should_set_cookie(session)
+        if send and self.settings.secure and not is_secure(
+            environ, self.settings.trust_proxy
+        ):
+            send, why = False, (
+                "no Set-Cookie: secure is on and the request is not secure "
+                "(plain HTTP, and no trusted X-Forwarded-Proto: https)"
+            )
+        decision.reasons.append(why)
+        if send:
+            self.set_cookie(response, expires)
+        decision.set_cookie = send
+        return decision
+
+    def finish_gone(self, decision: Decision) -> Decision:
+        if self.gone == "destroyed":
+            decision.store_op = "destroy"
+            decision.reasons.append(
+                "destroyed: no Set-Cookie, express-session never clears the "
+                "cookie, so the browser keeps sending the dead ID"
+            )
+        elif self.settings.unset == "destroy":
+            self.store.destroy(self.key(self.session_id), why="unset is destroy")
+            decision.store_op = "destroy"
+            decision.reasons.append("unset with unset=destroy: the store entry went")
+        else:
+            decision.reasons.append(
+                "unset with unset=keep: the stored session is kept as it was"
+            )
+        return decision
+
+    def set_cookie(self, response, expires) -> None:
+        settings = self.settings
+        header = dump_cookie(
+            settings.name,
+            signing.sign(self.session_id, settings.secrets[0]),
+            expires=expires,
+            path=settings.path,
+            domain=settings.domain,
+            secure=settings.secure,
+            httponly=settings.http_only,
+            samesite=settings.same_site.capitalize() if settings.same_site else None,
+            partitioned=settings.partitioned,
+        )
+        if settings.priority:
+            # Werkzeug knows no Priority attribute; express's cookie module does.
+            header = f"{header}; Priority={settings.priority.capitalize()}"
+        response.headers.add("Set-Cookie", header)
+
+
+class ExpressSessionInterface(SessionInterface):
+    """Flask's session hooks, speaking express-session's rules.
+
+    The per-request context (learner, settings, recording store) is put in the
+    WSGI environ by the recorder, so this interface holds no state of its own.
+    """
+
+    def open_session(self, app, request):
+        context = request.environ["lab.context"]
+        exchange = Exchange(context)
+        context.exchange = exchange
+
+        settings = context.settings
+        path = request.script_root + request.path
+        if not path.startswith(settings.path):
+            exchange.gone = "outside"
+            exchange.decision.reasons.append(
+                f"no session: {path} is not under the cookie path {settings.path}"
+            )
+            return ExpressSession(exchange)
+
+        if context.store_error is not None:
+            raise context.store_error
+
+        raw = request.cookies.get(settings.name)
+        context.reading = signing.read(raw, settings.secrets)
+        return exchange.open(context.reading)
+
+    def save_session(self, app, session, response):
+        exchange = session.exchange
+        if exchange.gone == "outside":
+            return
+        exchange.finish(session, response, exchange.context.environ)

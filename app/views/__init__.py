@@ -1,0 +1,1 @@
+"""The studio's blueprints: pages, panels and the scriptable API."""

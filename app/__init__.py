@@ -30,15 +30,17 @@ class Lab:
     journal: RedisJournal | SqlJournal
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, instance_path: str | None = None):
     """Make the studio with the specimen mounted under /lab.
 
     Configuration comes in layers: defaults, the service variables and
-    SESSION_LAB_* from the environment, then ``test_config`` last.
+    SESSION_LAB_* from the environment, then ``test_config`` last. The
+    instance folder (secret, SQLite files) is ./instance unless given.
     """
+    instance_path = instance_path or os.environ.get("SESSION_LAB_INSTANCE")
     app = Flask(
         __name__,
-        instance_path=os.environ.get("SESSION_LAB_INSTANCE", str(ROOT / "instance")),
+        instance_path=instance_path or str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )

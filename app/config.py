@@ -39,6 +39,9 @@ class Defaults:
     POSTGRES_URL = ""
     MYSQL_URL = ""
 
+    # The table SQL stores keep specimen sessions in (SQLite, PostgreSQL, MySQL).
+    SPECIMEN_SQL_TABLE = "lab_sessions"
+
     # Bounds that keep memory and storage flat however many learners come.
     RECORD_LENGTH = 30
     SESSIONS_PER_LEARNER = 40

@@ -14,7 +14,10 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         "--debug", action="store_true", help="Flask's debug server with reloading"
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="worker processes (memory store is per process)"
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes; the memory store is per process",
     )
     parser.add_argument("--threads", type=int, default=8, help="threads per worker")
     parser.add_argument(
@@ -29,7 +32,9 @@ def serve(arguments: argparse.Namespace) -> None:
     from app import create_app
     from app.tls import certificate_for
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
     config = {"SESSION_COOKIE_SECURE": True} if arguments.https else {}
     app = create_app(config)
     tls = certificate_for(app.instance_path, arguments.host) if arguments.https else None
@@ -48,12 +53,20 @@ def serve(arguments: argparse.Namespace) -> None:
             self.cfg.set("threads", arguments.threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", None)
+            self.cfg.set("post_fork", forget_inherited_connections)
             if tls:
                 self.cfg.set("certfile", tls[0])
                 self.cfg.set("keyfile", tls[1])
 
         def load(self):
             return app
+
+    def forget_inherited_connections(server, worker):
+        # Database connections opened while the app was made must not be shared
+        # across the fork; each worker opens its own.
+        with app.app_context():
+            if "sqlalchemy" in app.extensions:
+                app.extensions["sqlalchemy"].engine.dispose(close=False)
 
     scheme = "https" if tls else "http"
     log.info("serving on %s://%s:%s/", scheme, arguments.host, arguments.port)

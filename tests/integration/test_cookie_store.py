@@ -357,6 +357,29 @@ def test_store_contents_are_the_cookie_the_browser_holds(client, lab):
     assert [r["data"] for r in shown["sessions"]] == [{"user": "alice"}]
 
 
+def test_the_cookie_row_counts_down_the_server_lifetime(client, lab):
+    configure(client, max_age=60)
+    set_value(client, "user", "alice")
+    (row,) = client.get("/api/store").json["sessions"]
+    assert 0 < row["ttl"] <= 60
+
+
+def test_an_express_cookie_left_in_the_browser_is_no_flask_session(client):
+    client.get("/api/settings")
+    client.get("/lab/", headers=JSON)
+    express_value = held(client)
+    assert express_value.startswith("s%3A")
+
+    configure(client, store="cookie")
+    (row,) = client.get("/api/store").json["sessions"]
+    assert row["verified"] is False and row["data"] is None
+    assert row["problem"].startswith("malformed")
+
+    assert client.get("/lab/", headers=JSON).json == {}
+    received = last_exchange(client)["cookie"]["received"]
+    assert received["raw"] == express_value and received["verified"] is False
+
+
 def test_the_express_reading_says_its_kind(client):
     client.get("/api/settings")
     client.get("/lab/", headers=JSON)

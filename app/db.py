@@ -4,8 +4,6 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-db = SQLAlchemy()
-
 
 @event.listens_for(Engine, "connect")
 def _tune_sqlite(connection, _record):
@@ -17,3 +15,12 @@ def _tune_sqlite(connection, _record):
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+def new_database() -> SQLAlchemy:
+    """Make the studio's database handle, one per app.
+
+    Flask-Session defines its session table on the handle's metadata, so a
+    handle shared between apps (as tests make them) would define it twice.
+    """
+    return SQLAlchemy()

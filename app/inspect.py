@@ -1,16 +1,24 @@
 """Read what a store really holds for one learner, for the store panel."""
 
+from .specimen import cookie
 from .stores import StoreUnavailable, session_key
 
 
-def store_contents(lab, learner_id: str, store_name: str, held: str | None = None):
+def store_contents(
+    lab, learner_id: str, store_name: str, held: str | None = None, settings=None
+):
     """Answer each session the learner has in the store, with its time to live.
 
     Sessions the store no longer has (expired, evicted, flushed) drop out of
     the learner's index here, so the panel shows only what the store holds.
+    The cookie store holds nothing: its one session is the cookie the browser
+    holds (``held``, the whole value), read with the learner's ``settings``.
 
     :raise StoreUnavailable: the store is not configured or did not answer.
     """
+    if store_name == "cookie":
+        return cookie.contents(held, settings)
+
     store = lab.stores.get(store_name)
     rows, missing = [], []
     for session_id in lab.journal.index(learner_id, store_name):

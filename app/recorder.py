@@ -14,6 +14,7 @@ from flask import Flask
 from . import learners
 from .inspect import store_contents
 from .settings import Settings
+from .specimen import cookie
 from .stores import RecordingStore, StoreUnavailable, session_key
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class Recorder:
                 "headers": [list(pair) for pair in sent.get("headers", [])],
                 "body_bytes": size,
             },
-            "cookie": context.reading.to_dict() if context.reading else None,
+            "cookie": cookie_block(context, sent),
             "cookie_id": exchange.cookie_id if exchange else None,
             "session_id": exchange.session_id if exchange else None,
             "decision": decision.to_dict() if decision else None,
@@ -142,6 +143,10 @@ class Recorder:
         self.lab.journal.append(context.learner_id, record)
 
     def update_index(self, context: LabContext, record: dict) -> None:
+        if context.settings.store == "cookie":
+            # No session lives on the server, so there is nothing to index.
+            return
+
         journal = self.lab.journal
         learner, store = context.learner_id, context.settings.store
         gone = [
@@ -159,17 +164,32 @@ class Recorder:
 
     def contents(self, context: LabContext, record: dict) -> list | None:
         """Answer what the store holds for this learner, right after the exchange."""
+        settings = context.settings
+        held = held_id(record, settings)
         try:
             return store_contents(
-                self.lab, context.learner_id, context.settings.store, held_id(record)
+                self.lab, context.learner_id, settings.store, held, settings
             )
         except StoreUnavailable as error:
             record["contents_error"] = error.reason
             return None
 
 
-def held_id(record: dict) -> str | None:
-    """Answer the ID the browser holds after this response, as the server sees it."""
+def cookie_block(context: LabContext, sent: dict) -> dict | None:
+    """Answer the cookie's anatomy: the signed cookie's, or express's reading."""
+    if context.settings.store == "cookie":
+        return cookie.describe(context, sent.get("headers", []))
+    return context.reading.to_dict() if context.reading else None
+
+
+def held_id(record: dict, settings: Settings | None = None) -> str | None:
+    """Answer the ID the browser holds after this response, as the server sees it.
+
+    For the cookie store there is no ID: the answer is the whole cookie value.
+    """
+    if settings is not None and settings.store == "cookie":
+        return cookie.held_value(record, settings.name)
+
     decision = record["decision"]
     if decision and decision["set_cookie"]:
         return record["session_id"]

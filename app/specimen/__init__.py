@@ -15,6 +15,9 @@ def create_specimen(studio: Flask) -> Flask:
         root_path=studio.root_path,
     )
     specimen.config["MAX_CONTENT_LENGTH"] = studio.config["MAX_CONTENT_LENGTH"]
+    # The cookie store sends cookies past the browser limit on purpose, and each
+    # exchange records that itself; Werkzeug's warning would only repeat it.
+    specimen.config["MAX_COOKIE_SIZE"] = 0
     specimen.session_interface = ExpressSessionInterface()
     views.init_app(specimen)
     return specimen

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.http import dump_cookie
 
-from . import signing
+from . import cookie, signing
 from ..stores.base import session_key
 
 log = logging.getLogger(__name__)
@@ -314,10 +314,16 @@ class ExpressSessionInterface(SessionInterface):
 
     The per-request context (learner, settings, recording store) is put in the
     WSGI environ by the recorder, so this interface holds no state of its own.
+    The cookie store is not express's: it goes to Flask's own cookie session.
     """
+
+    signed_cookie = cookie.SignedCookieInterface()
 
     def open_session(self, app, request):
         context = request.environ["lab.context"]
+        if context.settings.store == "cookie":
+            return self.signed_cookie.open_session(app, request)
+
         exchange = Exchange(context)
         context.exchange = exchange
 
@@ -338,6 +344,9 @@ class ExpressSessionInterface(SessionInterface):
         return exchange.open(context.reading)
 
     def save_session(self, app, session, response):
+        if isinstance(session, cookie.CookieSession):
+            return self.signed_cookie.save_session(app, session, response)
+
         exchange = session.exchange
         if exchange.gone == "outside":
             return

@@ -53,6 +53,7 @@ class CookieReading:
     def to_dict(self) -> dict:
         """Answer the reading as JSON-ready data for the anatomy panel."""
         return {
+            "kind": "express",
             "raw": self.raw,
             "decoded": self.decoded,
             "prefix": PREFIX if self.decoded and self.decoded.startswith(PREFIX) else None,

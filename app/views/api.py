@@ -63,9 +63,9 @@ def show_store():
     learner = learners.current()
     name = learner.settings.store
     record = lab().journal.exchanges(learner.id)
-    held = held_id(record[-1]) if record else None
+    held = held_id(record[-1], learner.settings) if record else None
     try:
-        rows = store_contents(lab(), learner.id, name, held)
+        rows = store_contents(lab(), learner.id, name, held, learner.settings)
     except StoreUnavailable as error:
         return jsonify(store=name, error=error.reason, sessions=None), 503
     return jsonify(store=name, sessions=rows)

@@ -1,10 +1,21 @@
 """The studio's database: its sessions and the record, SQLite unless Redis is set."""
 
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-db = SQLAlchemy()
+
+def init_app(app: Flask) -> SQLAlchemy:
+    """Give the app a Flask-SQLAlchemy instance of its own, and answer it.
+
+    Flask-Session defines its session model on the instance's declarative
+    base, so an instance shared by two apps in one process (as the tests make
+    them) would define that model twice.
+    """
+    database = SQLAlchemy()
+    database.init_app(app)
+    return database
 
 
 @event.listens_for(Engine, "connect")

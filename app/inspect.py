@@ -1,6 +1,6 @@
 """Read what a store really holds for one learner, for the store panel."""
 
-from .stores import StoreUnavailable, session_key
+from .stores.base import StoreUnavailable, describe, session_key
 
 
 def store_contents(lab, learner_id: str, store_name: str, held: str | None = None):
@@ -19,8 +19,7 @@ def store_contents(lab, learner_id: str, store_name: str, held: str | None = Non
         except StoreUnavailable:
             raise
         except Exception as error:
-            reason = f"{type(error).__name__}: {error}"[:200]
-            raise StoreUnavailable(store_name, reason) from error
+            raise StoreUnavailable(store_name, describe(error)) from error
         if entry is None:
             missing.append(session_id)
             continue

@@ -114,13 +114,15 @@ class RecordingStore:
         except Exception as error:
             operation["result"] = "error"
             log.warning("%s %s failed on %s: %s", verb, key, self.store.name, error)
-            raise StoreUnavailable(self.store.name, _describe(error)) from error
+            raise StoreUnavailable(self.store.name, describe(error)) from error
         finally:
             operation["ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
 
 
-def _describe(error: Exception) -> str:
+def describe(error: Exception) -> str:
     """Answer a short, safe description of a store failure."""
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}"[:200]
+    lines = str(error).strip().splitlines()
+    if not lines:
+        return type(error).__name__
+    return f"{type(error).__name__}: {lines[0]}"[:200]

@@ -112,6 +112,16 @@ class Stores:
         self._pings[name] = (time.monotonic(), problem)
         return problem
 
+    def close(self) -> None:
+        """Release every built store's connections."""
+        with self._lock:
+            built = list(self._built.values())
+        for store in built:
+            try:
+                store.close()
+            except Exception as error:
+                log.warning("could not close the %s store: %s", store.name, error)
+
     def remedy(self, name: str) -> str:
         """Answer how an operator makes the store available."""
         return CATALOGUE[name][3]

@@ -72,6 +72,9 @@ class Store(ABC):
     def ping(self) -> None:
         """Check the server answers; raise when it does not."""
 
+    def close(self) -> None:
+        """Release the store's connections; it reconnects if used again."""
+
 
 class RecordingStore:
     """Pass each operation to the real store and note it in the trace.

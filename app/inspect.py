@@ -29,6 +29,7 @@ def store_contents(lab, learner_id: str, store_name: str, held: str | None = Non
                 "id": session_id,
                 "data": entry.data,
                 "ttl": None if entry.ttl is None else round(entry.ttl, 1),
+                "expired": entry.expired,
                 "held": session_id == held,
             }
         )

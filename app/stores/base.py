@@ -21,10 +21,20 @@ class StoreUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Entry:
-    """A session as the store holds it, and how long it has left there."""
+    """A session as the store holds it, and how long it has left there.
+
+    ``ttl`` is None when the entry never expires. Zero or less means the
+    store still holds an entry past its expiry (SQL rows and files stay until
+    a cleanup removes them), expired that many seconds ago.
+    """
 
     data: dict
     ttl: float | None
+
+    @property
+    def expired(self) -> bool:
+        """Answer whether the entry is kept past its expiry."""
+        return self.ttl is not None and self.ttl <= 0
 
 
 def session_key(learner_id: str, session_id: str) -> str:

@@ -175,6 +175,27 @@ def test_store_holds_what_the_record_and_panel_say(name, lab_for):
     assert lab.check(logout) == {}
 
 
+@pytest.mark.parametrize("name", STORES)
+def test_a_session_larger_than_a_socket_read_comes_back_whole(name, lab_for):
+    # Several reads' worth of value: a client that read the store's answer
+    # only up to its first line would leave the rest on the socket.
+    lab = lab_for(name)
+    values = {f"part{n}": str(n) * 8000 for n in range(4)}
+    for key, value in values.items():
+        written = lab.send("POST", "/lab/set", key=key, value=value)
+
+    held = lab.check(written)
+    assert without_cookie(held[written["session_id"]].data) == values
+    again = lab.send("GET", "/lab/")
+    assert lab.operations(again) == [
+        ("get", written["session_id"]),
+        ("touch", written["session_id"]),
+    ]
+    after = lab.check(again)
+    assert after.keys() == held.keys()
+    assert all(after[key].data == held[key].data for key in held)
+
+
 def test_redis_keeps_specimen_sessions_under_the_learners_prefix(lab_for):
     lab = lab_for("redis")
     first = lab.send("POST", "/lab/set", key="colour", value="teal")["session_id"]

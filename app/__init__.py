@@ -12,7 +12,7 @@ from redis import Redis
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .config import SERVICE_VARIABLES, Defaults, load_secret_key
-from .db import new_database
+from . import db
 from .journal import RedisJournal, SqlJournal
 from .recorder import Recorder
 from .specimen import create_specimen
@@ -77,13 +77,12 @@ def init_state(app: Flask) -> None:
         config["SESSION_REDIS"] = client
         journal = RedisJournal(client, *bounds)
     else:
-        database = Path(app.instance_path) / "studio.sqlite3"
-        config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{database}")
-        db = new_database()
-        db.init_app(app)
-        config["SESSION_SQLALCHEMY"] = db
+        path = Path(app.instance_path) / "studio.sqlite3"
+        config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{path}")
+        database = db.init_app(app)
+        config["SESSION_SQLALCHEMY"] = database
         with app.app_context():
-            journal = SqlJournal(db.engine, *bounds)
+            journal = SqlJournal(database.engine, *bounds)
 
     Session(app)
     app.extensions["session_lab"] = Lab(Stores(config, app.instance_path), journal)

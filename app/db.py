@@ -1,8 +1,21 @@
 """The studio's database: its sessions and the record, SQLite unless Redis is set."""
 
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+
+def init_app(app: Flask) -> SQLAlchemy:
+    """Give the app a Flask-SQLAlchemy instance of its own, and answer it.
+
+    Flask-Session defines its session model on the instance's declarative
+    base, so an instance shared by two apps in one process (as the tests make
+    them) would define that model twice.
+    """
+    database = SQLAlchemy()
+    database.init_app(app)
+    return database
 
 
 @event.listens_for(Engine, "connect")
@@ -16,11 +29,3 @@ def _tune_sqlite(connection, _record):
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-
-def new_database() -> SQLAlchemy:
-    """Make the studio's database handle, one per app.
-
-    Flask-Session defines its session table on the handle's metadata, so a
-    handle shared between apps (as tests make them) would define it twice.
-    """
-    return SQLAlchemy()

@@ -1,7 +1,7 @@
 """Read what a store really holds for one learner, for the store panel."""
 
 from .specimen import cookie
-from .stores import StoreUnavailable, session_key
+from .stores.base import StoreUnavailable, describe, session_key
 
 
 def store_contents(
@@ -27,8 +27,7 @@ def store_contents(
         except StoreUnavailable:
             raise
         except Exception as error:
-            reason = f"{type(error).__name__}: {error}"[:200]
-            raise StoreUnavailable(store_name, reason) from error
+            raise StoreUnavailable(store_name, describe(error)) from error
         if entry is None:
             missing.append(session_id)
             continue
@@ -38,6 +37,7 @@ def store_contents(
                 "id": session_id,
                 "data": entry.data,
                 "ttl": None if entry.ttl is None else round(entry.ttl, 1),
+                "expired": entry.expired,
                 "held": session_id == held,
             }
         )

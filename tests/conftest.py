@@ -105,6 +105,10 @@ def make_app(tmp_path):
         return app
 
     yield build
+    # Closed here, not left to the collector: an unclosed database connection
+    # warns when collected, and warnings are errors.
+    for app in made:
+        app.extensions["session_lab"].stores.close()
 
 
 @pytest.fixture

@@ -344,6 +344,11 @@ class ExpressSessionInterface(SessionInterface):
         return exchange.open(context.reading)
 
     def save_session(self, app, session, response):
+        if session is None:
+            # open_session raised (the store is down): there is nothing to save,
+            # and Flask still calls this on the way out of its error handler.
+            return
+
         if isinstance(session, cookie.CookieSession):
             return self.signed_cookie.save_session(app, session, response)
 

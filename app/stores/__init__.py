@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import Entry, RecordingStore, Store, StoreUnavailable, session_key
+from .base import Entry, RecordingStore, Store, StoreUnavailable, describe, session_key
 
 __all__ = [
     "Entry",
@@ -93,7 +93,8 @@ class Stores:
             raise
         except Exception as error:
             log.warning("could not build the %s store: %s", name, error)
-            raise StoreUnavailable(name, f"could not start: {error}", remedy) from error
+            reason = f"could not start: {describe(error)}"
+            raise StoreUnavailable(name, reason, remedy) from error
 
     def check(self, name: str) -> str | None:
         """Answer why the store cannot be used now, or None when it can."""
@@ -107,9 +108,19 @@ class Stores:
         except StoreUnavailable as error:
             problem = error.reason
         except Exception as error:
-            problem = f"unreachable: {type(error).__name__}: {error}"[:200]
+            problem = f"unreachable: {describe(error)}"
         self._pings[name] = (time.monotonic(), problem)
         return problem
+
+    def close(self) -> None:
+        """Release every built store's connections."""
+        with self._lock:
+            built = list(self._built.values())
+        for store in built:
+            try:
+                store.close()
+            except Exception as error:
+                log.warning("could not close the %s store: %s", store.name, error)
 
     def remedy(self, name: str) -> str:
         """Answer how an operator makes the store available."""

@@ -21,10 +21,20 @@ class StoreUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Entry:
-    """A session as the store holds it, and how long it has left there."""
+    """A session as the store holds it, and how long it has left there.
+
+    ``ttl`` is None when the entry never expires. Zero or less means the
+    store still holds an entry past its expiry (SQL rows and files stay until
+    a cleanup removes them), expired that many seconds ago.
+    """
 
     data: dict
     ttl: float | None
+
+    @property
+    def expired(self) -> bool:
+        """Answer whether the entry is kept past its expiry."""
+        return self.ttl is not None and self.ttl <= 0
 
 
 def session_key(learner_id: str, session_id: str) -> str:
@@ -72,6 +82,9 @@ class Store(ABC):
     def ping(self) -> None:
         """Check the server answers; raise when it does not."""
 
+    def close(self) -> None:
+        """Release the store's connections; it reconnects if used again."""
+
 
 class RecordingStore:
     """Pass each operation to the real store and note it in the trace.
@@ -114,13 +127,15 @@ class RecordingStore:
         except Exception as error:
             operation["result"] = "error"
             log.warning("%s %s failed on %s: %s", verb, key, self.store.name, error)
-            raise StoreUnavailable(self.store.name, _describe(error)) from error
+            raise StoreUnavailable(self.store.name, describe(error)) from error
         finally:
             operation["ms"] = round((time.perf_counter() - started) * 1000, 3)
         return result
 
 
-def _describe(error: Exception) -> str:
+def describe(error: Exception) -> str:
     """Answer a short, safe description of a store failure."""
-    text = str(error).splitlines()[0] if str(error) else ""
-    return f"{type(error).__name__}: {text}"[:200]
+    lines = str(error).strip().splitlines()
+    if not lines:
+        return type(error).__name__
+    return f"{type(error).__name__}: {lines[0]}"[:200]

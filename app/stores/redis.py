@@ -37,6 +37,9 @@ class RedisStore(Store):
     def ping(self):
         self.client.ping()
 
+    def close(self):
+        self.client.close()
+
 
 def build(name, config, instance, timeout):
     """Make the Redis store from REDIS_URL."""

@@ -12,7 +12,7 @@ from redis import Redis
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .config import SERVICE_VARIABLES, Defaults, load_secret_key
-from .db import db
+from .db import make_db
 from .journal import RedisJournal, SqlJournal
 from .recorder import Recorder
 from .specimen import create_specimen
@@ -79,6 +79,7 @@ def init_state(app: Flask) -> None:
     else:
         database = Path(app.instance_path) / "studio.sqlite3"
         config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{database}")
+        db = make_db()
         db.init_app(app)
         config["SESSION_SQLALCHEMY"] = db
         with app.app_context():

@@ -4,7 +4,14 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-db = SQLAlchemy()
+
+def make_db() -> SQLAlchemy:
+    """Make the database extension for one studio.
+
+    Each studio needs its own: Flask-Session declares its session model on the
+    extension's registry, and a second studio in one process would redeclare it.
+    """
+    return SQLAlchemy()
 
 
 @event.listens_for(Engine, "connect")

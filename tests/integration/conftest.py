@@ -60,7 +60,9 @@ class Learner:
 
     def lab(self, method: str, path: str, **options):
         headers = {**JSON, **options.pop("headers", {})}
-        return self.client.open(f"/lab{path}", method=method, headers=headers, **options)
+        return self.client.open(
+            f"/lab{path}", method=method, headers=headers, **options
+        )
 
     def read(self, **options):
         return self.lab("GET", "/", **options)

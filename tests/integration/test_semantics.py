@@ -73,7 +73,9 @@ def label(options):
 )
 def test_sequence(learner, probe, options, expected):
     resave, save_uninitialized, rolling = options
-    learner.configure(resave=resave, save_uninitialized=save_uninitialized, rolling=rolling)
+    learner.configure(
+        resave=resave, save_uninitialized=save_uninitialized, rolling=rolling
+    )
     data = {}
 
     for number, ((method, path, form), step) in enumerate(zip(STEPS, expected), 1):

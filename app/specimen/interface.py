@@ -280,11 +280,13 @@ class Exchange:
                 "destroyed: no Set-Cookie, express-session never clears the "
                 "cookie, so the browser keeps sending the dead ID"
             )
-        elif self.settings.unset == "destroy":
+        if self.settings.unset == "destroy":
+            # express destroys whenever req.session is gone at the end, even
+            # right after destroy() did so (index.js shouldDestroy).
             self.store.destroy(self.key(self.session_id), why="unset is destroy")
             decision.store_op = "destroy"
-            decision.reasons.append("unset with unset=destroy: the store entry went")
-        else:
+            decision.reasons.append("unset is destroy: the store entry went at the end")
+        elif self.gone == "unset":
             decision.reasons.append(
                 "unset with unset=keep: the stored session is kept as it was"
             )

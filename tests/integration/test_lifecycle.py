@@ -160,6 +160,9 @@ def test_logout_destroys_without_a_cookie_and_the_dead_id_misses(learner, probe)
         ("keep", "/forget", ["get"], True),
         ("destroy", "/forget", ["get", "destroy"], False),
         ("keep", "/logout", ["get", "destroy"], False),
+        # express destroys again at the end: req.session is gone and unset
+        # is destroy (index.js shouldDestroy).
+        ("destroy", "/logout", ["get", "destroy", "destroy"], False),
     ],
 )
 def test_unset_keep_or_destroy(learner, probe, unset, route, verbs, kept):

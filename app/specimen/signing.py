@@ -71,8 +71,9 @@ def read(raw: str | None, secrets_list) -> CookieReading:
     A missing, unsigned or badly signed cookie is not an error: express-session
     treats it as no session and makes a new one, and so does the specimen.
     """
-    if raw is None:
-        return CookieReading(raw=None, problem="no cookie")
+    # express-session skips an empty value as if the cookie were absent.
+    if not raw:
+        return CookieReading(raw=raw, problem="no cookie")
 
     decoded = unquote(raw, errors="replace")
     if not decoded.startswith(PREFIX):

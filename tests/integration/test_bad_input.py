@@ -15,6 +15,8 @@ MALFORMED_COOKIES = [
     ("sid=s%3A%zz.%", "signature invalid for every secret"),
     ("sid=" + "a" * 6144, "unsigned: no s: prefix"),
     ("sid=s%3A" + "x" * 6144 + ".sig", "signature invalid for every secret"),
+    ("sid=", "no cookie"),
+    (";;; = ;sid", "no cookie"),
 ]
 
 

@@ -38,6 +38,7 @@ def test_generated_ids_are_32_url_safe_characters():
     "raw, problem",
     [
         (None, "no cookie"),
+        ("", "no cookie"),
         ("abc.def", "unsigned: no s: prefix"),
         ("s%3Aabc", "malformed: no signature"),
         ("s%3Aabc.AAAA", "signature invalid for every secret"),

@@ -45,6 +45,7 @@ def test_a_malformed_cookie_is_a_new_session(learner, probe, cookies, problem):
         ("/set", {"key": "k"}, 400, "send the form field value"),
         ("/set", {"key": "", "value": "v"}, 400, "send the form field key"),
         ("/set", {"key": "cookie", "value": "v"}, 400, "'cookie'"),
+        ("/set", {"key": "k", "value": "v" * 70000}, 413, "limit of 65536 bytes"),
         ("/login", {}, 400, "send the form field user"),
         ("/slow?ms=abc", None, 400, "ms must be a whole number"),
         ("/slow?ms=1e3", None, 400, "ms must be a whole number"),

@@ -136,3 +136,49 @@ def test_touch_with_max_age_resets_the_ttl_without_a_cookie(learner, probe):
     events = probe.events(key)
     if events is not None:
         assert events == ["expire"]
+
+
+@pytest.mark.parametrize(
+    "made_with, changed_to, resent, ttl",
+    [
+        (None, MAX_AGE, False, 24 * 3600),
+        (MAX_AGE, None, True, MAX_AGE),
+    ],
+)
+def test_a_loaded_session_keeps_the_max_age_it_was_made_with(
+    learner, probe, made_with, changed_to, resent, ttl
+):
+    learner.configure(max_age=made_with)
+    key = learner.key(sent_id(learner.read()))
+    learner.configure(max_age=changed_to)
+
+    response = learner.write("colour", "blue")
+
+    record = learner.last()
+    assert bool(set_cookies(response)) is resent
+    assert record["operations"][-1] == {
+        **record["operations"][-1], "op": "set", "ttl": ttl
+    }
+    cookie = probe.data(key)["cookie"]
+    assert cookie["originalMaxAge"] == (None if made_with is None else made_with * 1000)
+    assert (cookie["expires"] is None) is (made_with is None)
+    if resent:
+        assert "expires" in attributes(set_cookies(response)[0])
+    assert "made with" in record["decision"]["summary"]
+
+
+def test_a_loaded_session_keeps_the_secure_flag_it_was_made_with(learner, probe):
+    key = learner.key(sent_id(learner.read()))
+    learner.configure(secure=True, rolling=True)
+
+    response = learner.read()
+
+    (header,) = set_cookies(response)
+    assert "secure" not in attributes(header)
+    assert learner.last()["session_id"] == key.rsplit(":", 1)[-1]
+    assert probe.data(key)["cookie"]["secure"] is False
+
+    learner.client.delete_cookie("sid", path="/lab")
+    response = learner.read()
+    assert set_cookies(response) == []
+    assert learner.last()["decision"]["store_op"] == "set"

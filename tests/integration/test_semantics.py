@@ -100,6 +100,7 @@ def test_sequence(learner, probe, options, expected):
         if sends_cookie:
             assert sent_id(response) == session_id, where
         assert record["cookie_id"] == held, where
+        assert "made with" not in where, "no setting changed"
         assert (session_id != held) is (id_change == "new"), where
 
         assert record["decision"]["store_op"] == store_op, where

@@ -3,7 +3,7 @@
 from flask import Flask
 
 from . import views
-from .interface import ExpressSessionInterface
+from .interface import ExpressSessionInterface, refuse_without_store
 
 
 def create_specimen(studio: Flask) -> Flask:
@@ -16,5 +16,6 @@ def create_specimen(studio: Flask) -> Flask:
     )
     specimen.config["MAX_CONTENT_LENGTH"] = studio.config["MAX_CONTENT_LENGTH"]
     specimen.session_interface = ExpressSessionInterface()
+    specimen.before_request(refuse_without_store)
     views.init_app(specimen)
     return specimen

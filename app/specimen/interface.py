@@ -13,11 +13,12 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from flask import session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.http import dump_cookie
 
 from . import signing
-from ..stores.base import session_key
+from ..stores.base import StoreUnavailable, session_key
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class Exchange:
         self.saved_hash = None
         self.cookie = None
         self.gone = None
+        self.store_error = None
+        self.finished = False
         self.decision = Decision()
 
     def key(self, session_id: str) -> str:
@@ -359,15 +362,37 @@ class ExpressSessionInterface(SessionInterface):
             )
             return ExpressSession(exchange)
 
-        if context.store_error is not None:
-            raise context.store_error
-
         raw = request.cookies.get(settings.name)
         context.reading = signing.read(raw, settings.secrets)
-        return exchange.open(context.reading)
+        try:
+            if context.store_error is not None:
+                raise context.store_error
+            return exchange.open(context.reading)
+        except StoreUnavailable as error:
+            # Raised here, Flask would log a traceback and then save a session
+            # that does not exist; refuse_without_store raises it in a view.
+            exchange.gone = "unavailable"
+            exchange.store_error = error
+            exchange.decision.reasons.append(
+                f"no session: the {error.store} store is unavailable"
+            )
+            return ExpressSession(exchange)
 
     def save_session(self, app, session, response):
         exchange = session.exchange
-        if exchange.gone == "outside":
+        # Flask saves again for the error page when a store write failed;
+        # one attempt is what express makes.
+        if exchange.gone in ("outside", "unavailable") or exchange.finished:
             return
+        exchange.finished = True
         exchange.finish(session, response, exchange.context.environ)
+
+
+def refuse_without_store() -> None:
+    """Answer the store's failure through the specimen's error handlers.
+
+    :raise StoreUnavailable: the session could not be opened.
+    """
+    exchange = getattr(session, "exchange", None)
+    if exchange is not None and exchange.store_error is not None:
+        raise exchange.store_error

@@ -84,7 +84,13 @@ class Recorder:
             sent["headers"] = headers
             return start_response(status, headers, exc_info)
 
-        body = b"".join(self.specimen(environ, recording_start_response))
+        answer = self.specimen(environ, recording_start_response)
+        try:
+            body = b"".join(answer)
+        finally:
+            # As a server must (PEP 3333), so the specimen's close hooks run.
+            if hasattr(answer, "close"):
+                answer.close()
         try:
             self.write_record(context, sent, len(body), started)
         except Exception:

@@ -129,3 +129,19 @@ def test_the_record_matches_the_wire(served):
         ]
         assert record["response"]["headers"] == received
         assert any(name == "Set-Cookie" for name, _ in received)
+
+
+def test_the_recorder_closes_the_specimens_answer(app):
+    specimen = app.wsgi_app.mounts["/lab"].specimen
+    closed = []
+
+    @specimen.after_request
+    def note_close(response):
+        response.call_on_close(lambda: closed.append(response.status_code))
+        return response
+
+    learner = Learner(app.test_client())
+    learner.read()
+    learner.lab("GET", "/slow?ms=abc")
+
+    assert closed == [200, 400]

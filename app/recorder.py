@@ -156,7 +156,8 @@ class Recorder:
             if op["op"] == "destroy" and op.get("result") != "error"
         ]
         journal.index_discard(learner, store, gone)
-        if record["decision"] and record["decision"]["store_op"] == "set":
+        # A touch is a use too: with resave off it is all a held session gets.
+        if record["decision"] and record["decision"]["store_op"] in ("set", "touch"):
             evicted = journal.index_add(learner, store, record["session_id"])
             for session_id in evicted:
                 context.store.destroy(

@@ -17,7 +17,7 @@ def bounded_app(request, make_app):
     return make_app(SESSIONS_PER_LEARNER=CAP)
 
 
-@pytest.mark.parametrize("resave, used_by", [(True, "set")])
+@pytest.mark.parametrize("resave, used_by", [(True, "set"), (False, "touch")])
 def test_the_session_in_use_is_not_the_one_evicted(bounded_app, resave, used_by):
     learner = Learner(bounded_app.test_client())
     learner.configure(resave=resave)

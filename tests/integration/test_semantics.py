@@ -83,6 +83,7 @@ def test_sequence(learner, probe, options, expected):
         held = learner.held()
         if held is not None:
             probe.shorten(learner.key(held), SHORT_TTL)
+            assert probe.ttl(learner.key(held)) <= SHORT_TTL
             probe.events(learner.key(held))
         stored_before = probe.data(learner.key(held)) if held else None
 

@@ -62,3 +62,16 @@ def test_a_store_lost_during_a_request_is_tried_once(make_app, own_redis, caplog
     ]
     assert len(failed) == 1 and failed[0].startswith("set ")
     assert not any("finalizing" in message for message in errors(caplog))
+
+
+def test_the_studio_store_lost_is_a_503_for_the_lab(make_app, own_redis, caplog):
+    app = make_app(REDIS_URL=f"redis://127.0.0.1:{own_redis.port}/0")
+    learner = Learner(app.test_client())
+    own_redis.stop()
+
+    response = learner.client.get("/lab/", headers=JSON)
+
+    assert response.status_code == 503
+    assert "studio's own store" in response.get_data(as_text=True)
+    assert response.headers.getlist("Set-Cookie") == []
+    assert errors(caplog) == []

@@ -143,9 +143,11 @@ class SqlJournal:
         held = self.held
         with self.engine.begin() as connection:
             mine = (held.c.learner == learner) & (held.c.store == store)
-            existing = connection.execute(
-                sa.select(held.c.session_id).where(mine, held.c.session_id == session_id)
-            ).first()
+            this = mine & (held.c.session_id == session_id)
+            query = sa.select(held.c.session_id).where(this)
+            existing = connection.execute(query).first()
+            # added_at is the last use, as the Redis index's score is, so the
+            # bound evicts the session least recently used.
             if existing is None:
                 connection.execute(
                     held.insert().values(
@@ -155,6 +157,12 @@ class SqlJournal:
                         added_at=now,
                         expires_at=now + self.lifetime,
                     )
+                )
+            else:
+                connection.execute(
+                    held.update()
+                    .where(this)
+                    .values(added_at=now, expires_at=now + self.lifetime)
                 )
             ids = connection.execute(
                 sa.select(held.c.session_id).where(mine).order_by(held.c.added_at)

@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 
 from flask import Flask
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import learners
 from .inspect import store_contents
@@ -20,6 +22,9 @@ from .stores import RecordingStore, StoreUnavailable, session_key
 log = logging.getLogger(__name__)
 
 EXCHANGE_EVENT = "lab-exchange"
+
+# Where the studio keeps learners: Redis when REDIS_URL is set, else SQLite.
+STUDIO_STATE_ERRORS = (RedisError, SQLAlchemyError)
 
 
 @dataclass
@@ -70,10 +75,13 @@ class Recorder:
 
     def __call__(self, environ, start_response):
         started = time.perf_counter()
-        with self.studio.request_context(environ):
-            learner = learners.current(create=False)
-            if learner is None:
-                return self.no_learner()(environ, start_response)
+        try:
+            learner = self.learner(environ)
+        except STUDIO_STATE_ERRORS as error:
+            log.warning("lab request refused: the studio's store failed: %s", error)
+            return self.studio_down()(environ, start_response)
+        if learner is None:
+            return self.no_learner()(environ, start_response)
 
         context = self.make_context(learner, environ)
         environ["lab.context"] = context
@@ -85,7 +93,13 @@ class Recorder:
             sent["headers"] = headers
             return start_response(status, headers, exc_info)
 
-        body = b"".join(self.specimen(environ, recording_start_response))
+        answer = self.specimen(environ, recording_start_response)
+        try:
+            body = b"".join(answer)
+        finally:
+            # As a server must (PEP 3333), so the specimen's close hooks run.
+            if hasattr(answer, "close"):
+                answer.close()
         try:
             self.write_record(context, sent, len(body), started)
         except Exception:
@@ -102,13 +116,24 @@ class Recorder:
             context.store = RecordingStore(store, context.operations)
         return context
 
+    def learner(self, environ):
+        with self.studio.request_context(environ):
+            return learners.current(create=False)
+
     def no_learner(self):
         message = (
             "No learner: this request carried no lab_learner cookie. Open the "
             "studio's home page first, or with curl keep a cookie jar: "
             "curl -c jar -b jar http://HOST/api/settings"
         )
-        return NoLearner(message)
+        return PlainAnswer("400 Bad Request", message)
+
+    def studio_down(self):
+        message = (
+            "The studio's own store, which knows the learners, did not answer, "
+            "so this request has no learner. Try again once it is back."
+        )
+        return PlainAnswer("503 Service Unavailable", message)
 
     def write_record(self, context: LabContext, sent: dict, size: int, started):
         exchange = context.exchange
@@ -155,7 +180,8 @@ class Recorder:
             if op["op"] == "destroy" and op.get("result") != "error"
         ]
         journal.index_discard(learner, store, gone)
-        if record["decision"] and record["decision"]["store_op"] == "set":
+        # A touch is a use too: with resave off it is all a held session gets.
+        if record["decision"] and record["decision"]["store_op"] in ("set", "touch"):
             evicted = journal.index_add(learner, store, record["session_id"])
             for session_id in evicted:
                 context.store.destroy(
@@ -196,16 +222,17 @@ def held_id(record: dict, settings: Settings | None = None) -> str | None:
     return record["cookie_id"]
 
 
-class NoLearner:
-    """A plain answer for lab requests that come without the studio's cookie."""
+class PlainAnswer:
+    """A plain answer for lab requests the specimen cannot take."""
 
-    def __init__(self, message: str):
+    def __init__(self, status: str, message: str):
+        self.status = status
         self.message = message
 
     def __call__(self, environ, start_response):
         body = self.message.encode()
         start_response(
-            "400 Bad Request",
+            self.status,
             [
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(body))),

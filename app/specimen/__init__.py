@@ -3,7 +3,7 @@
 from flask import Flask
 
 from . import views
-from .interface import ExpressSessionInterface
+from .interface import ExpressSessionInterface, refuse_without_store
 
 
 def create_specimen(studio: Flask) -> Flask:
@@ -19,5 +19,6 @@ def create_specimen(studio: Flask) -> Flask:
     # exchange records that itself; Werkzeug's warning would only repeat it.
     specimen.config["MAX_COOKIE_SIZE"] = 0
     specimen.session_interface = ExpressSessionInterface()
+    specimen.before_request(refuse_without_store)
     views.init_app(specimen)
     return specimen

@@ -9,14 +9,16 @@ really followed rather than a description kept elsewhere.
 import hashlib
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from flask import session
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.http import dump_cookie
 
 from . import cookie, signing
-from ..stores.base import session_key
+from ..stores.base import StoreUnavailable, session_key
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,8 @@ class Exchange:
         self.saved_hash = None
         self.cookie = None
         self.gone = None
+        self.store_error = None
+        self.finished = False
         self.decision = Decision()
 
     def key(self, session_id: str) -> str:
@@ -125,6 +129,11 @@ class Exchange:
         if not self.settings.resave:
             self.saved_hash = self.original_hash
         self.decision.reasons.append("loaded the session the cookie names")
+        if made_differently(self.cookie, self.new_cookie()):
+            self.decision.reasons.append(
+                "this session keeps the cookie options it was made with; "
+                "changed settings apply to new sessions"
+            )
         return session
 
     def generate(self, why: str) -> ExpressSession:
@@ -149,6 +158,10 @@ class Exchange:
             cookie["domain"] = settings.domain
         if settings.same_site:
             cookie["sameSite"] = settings.same_site
+        if settings.partitioned:
+            cookie["partitioned"] = True
+        if settings.priority:
+            cookie["priority"] = settings.priority
         return cookie
 
     def regenerate(self, session: ExpressSession) -> None:
@@ -168,11 +181,19 @@ class Exchange:
         self.gone = "unset"
 
     def expires_at(self) -> datetime | None:
-        # express touches the session on every response: expires = now + maxAge.
-        if self.settings.max_age is None:
+        # express touches the session on every response: expires = now plus
+        # the originalMaxAge its cookie was made with.
+        max_age_ms = self.cookie.get("originalMaxAge")
+        if max_age_ms is None:
             return None
         now = datetime.now(timezone.utc).replace(microsecond=0)
-        return now + timedelta(seconds=self.settings.max_age)
+        return now + timedelta(milliseconds=max_age_ms)
+
+    def store_ttl(self) -> int:
+        max_age_ms = self.cookie.get("originalMaxAge")
+        if max_age_ms is None:
+            return DEFAULT_STORE_TTL
+        return max(1, math.ceil(max_age_ms / 1000))
 
     def stored_form(self, session: ExpressSession, expires) -> dict:
         cookie = dict(self.cookie)
@@ -226,7 +247,7 @@ class Exchange:
 
         if settings.rolling:
             return True, "Set-Cookie: rolling is on, every response re-sends it"
-        if settings.max_age is not None and modified:
+        if self.cookie.get("originalMaxAge") is not None and modified:
             return True, "Set-Cookie: modified, so the expiry is pushed forward"
         if modified:
             return False, (
@@ -242,7 +263,7 @@ class Exchange:
             return self.finish_gone(decision)
 
         expires = self.expires_at()
-        ttl = self.settings.max_age or DEFAULT_STORE_TTL
+        ttl = self.store_ttl()
         key = self.key(self.session_id)
         save, why = self.should_save(session)
         if save:
@@ -260,7 +281,7 @@ class Exchange:
             decision.reasons.append(why)
 
         send, why = self.should_set_cookie(session)
-        if send and self.settings.secure and not is_secure(
+        if send and self.cookie.get("secure") and not is_secure(
             environ, self.settings.trust_proxy
         ):
             send, why = False, (
@@ -280,33 +301,44 @@ class Exchange:
                 "destroyed: no Set-Cookie, express-session never clears the "
                 "cookie, so the browser keeps sending the dead ID"
             )
-        elif self.settings.unset == "destroy":
+        if self.settings.unset == "destroy":
+            # express destroys whenever req.session is gone at the end, even
+            # right after destroy() did so (index.js shouldDestroy).
             self.store.destroy(self.key(self.session_id), why="unset is destroy")
             decision.store_op = "destroy"
-            decision.reasons.append("unset with unset=destroy: the store entry went")
-        else:
+            decision.reasons.append("unset is destroy: the store entry went at the end")
+        elif self.gone == "unset":
             decision.reasons.append(
                 "unset with unset=keep: the stored session is kept as it was"
             )
         return decision
 
     def set_cookie(self, response, expires) -> None:
-        settings = self.settings
+        # The attributes are the session's own cookie's, as express sends
+        # req.session.cookie.data; only the name and secrets are the options'.
+        settings, cookie = self.settings, self.cookie
+        same_site = cookie.get("sameSite")
         header = dump_cookie(
             settings.name,
             signing.sign(self.session_id, settings.secrets[0]),
             expires=expires,
-            path=settings.path,
-            domain=settings.domain,
-            secure=settings.secure,
-            httponly=settings.http_only,
-            samesite=settings.same_site.capitalize() if settings.same_site else None,
-            partitioned=settings.partitioned,
+            path=cookie.get("path", "/"),
+            domain=cookie.get("domain"),
+            secure=bool(cookie.get("secure")),
+            httponly=bool(cookie.get("httpOnly")),
+            samesite=same_site.capitalize() if same_site else None,
+            partitioned=bool(cookie.get("partitioned")),
         )
-        if settings.priority:
+        if cookie.get("priority"):
             # Werkzeug knows no Priority attribute; express's cookie module does.
-            header = f"{header}; Priority={settings.priority.capitalize()}"
+            header = f"{header}; Priority={cookie['priority'].capitalize()}"
         response.headers.add("Set-Cookie", header)
+
+
+def made_differently(cookie: dict, fresh: dict) -> bool:
+    """Answer whether a stored cookie's options differ from today's settings."""
+    kept = {k: v for k, v in cookie.items() if k != "expires"}
+    return kept != {k: v for k, v in fresh.items() if k != "expires"}
 
 
 class ExpressSessionInterface(SessionInterface):
@@ -336,12 +368,21 @@ class ExpressSessionInterface(SessionInterface):
             )
             return ExpressSession(exchange)
 
-        if context.store_error is not None:
-            raise context.store_error
-
         raw = request.cookies.get(settings.name)
         context.reading = signing.read(raw, settings.secrets)
-        return exchange.open(context.reading)
+        try:
+            if context.store_error is not None:
+                raise context.store_error
+            return exchange.open(context.reading)
+        except StoreUnavailable as error:
+            # Raised here, Flask would log a traceback and then save a session
+            # that does not exist; refuse_without_store raises it in a view.
+            exchange.gone = "unavailable"
+            exchange.store_error = error
+            exchange.decision.reasons.append(
+                f"no session: the {error.store} store is unavailable"
+            )
+            return ExpressSession(exchange)
 
     def save_session(self, app, session, response):
         if session is None:
@@ -353,6 +394,19 @@ class ExpressSessionInterface(SessionInterface):
             return self.signed_cookie.save_session(app, session, response)
 
         exchange = session.exchange
-        if exchange.gone == "outside":
+        # Flask saves again for the error page when a store write failed;
+        # one attempt is what express makes.
+        if exchange.gone in ("outside", "unavailable") or exchange.finished:
             return
+        exchange.finished = True
         exchange.finish(session, response, exchange.context.environ)
+
+
+def refuse_without_store() -> None:
+    """Answer the store's failure through the specimen's error handlers.
+
+    :raise StoreUnavailable: the session could not be opened.
+    """
+    error = getattr(getattr(session, "exchange", None), "store_error", None)
+    if error is not None:
+        raise error

@@ -8,6 +8,7 @@ way JavaScript's ``encodeURIComponent`` does it.
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
@@ -16,6 +17,9 @@ PREFIX = "s:"
 
 # encodeURIComponent leaves these unescaped; everything else is percent-encoded.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
+
+# A % that does not start an escape makes decodeURIComponent throw.
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def generate_id() -> str:
@@ -66,16 +70,32 @@ class CookieReading:
         }
 
 
+def decode(raw: str) -> str | None:
+    """Decode as decodeURIComponent does, or answer None where it would throw."""
+    if _STRAY_PERCENT.search(raw):
+        return None
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
 def read(raw: str | None, secrets_list) -> CookieReading:
     """Unsign a received cookie value, trying every secret in order.
 
     A missing, unsigned or badly signed cookie is not an error: express-session
     treats it as no session and makes a new one, and so does the specimen.
     """
-    if raw is None:
-        return CookieReading(raw=None, problem="no cookie")
+    # express-session skips an empty value as if the cookie were absent.
+    if not raw:
+        return CookieReading(raw=raw, problem="no cookie")
 
-    decoded = unquote(raw, errors="replace")
+    # The cookie module keeps the value as it came when decoding throws.
+    decoded = decode(raw)
+    if decoded is None:
+        return CookieReading(
+            raw, raw, problem="unsigned: no s: prefix, as the value does not decode"
+        )
     if not decoded.startswith(PREFIX):
         return CookieReading(raw, decoded, problem="unsigned: no s: prefix")
 

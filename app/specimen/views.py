@@ -7,8 +7,12 @@ handler would do with ``req.session``.
 import logging
 import time
 
-from flask import Blueprint, jsonify, render_template, request, session
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import Blueprint, current_app, jsonify, render_template, request, session
+from werkzeug.exceptions import (
+    HTTPException,
+    InternalServerError,
+    RequestEntityTooLarge,
+)
 
 from ..stores.base import StoreUnavailable
 
@@ -121,6 +125,13 @@ def store_down(error):
         "Choose another store in the settings.",
         503,
     )
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def body_too_large(error):
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    log.warning("refused lab input: a body over %s bytes", limit)
+    return problem(f"the request body is over the lab's limit of {limit} bytes", 413)
 
 
 @bp.app_errorhandler(HTTPException)

@@ -26,11 +26,19 @@ class MemoryStore(Store):
         self._lock = threading.Lock()
         super().__init__(CacheLibSessionInterface(client=self.cache, key_prefix=""))
 
-    def touch(self, key, data, ttl):
-        # cachelib has no touch: express's MemoryStore rewrites the entry too.
+    def set(self, key, data, ttl):
         with self._lock:
-            if self.cache.has(key):
-                self.cache.set(key, data, timeout=ttl)
+            super().set(key, data, ttl)
+
+    def touch(self, key, data, ttl):
+        # cachelib has no touch. As in express's MemoryStore, only the cookie of
+        # the entry held now is replaced: writing back the request's own copy
+        # would undo a save that landed while the request ran.
+        with self._lock:
+            held = self.cache.get(key)
+            if held is not None:
+                held["cookie"] = data["cookie"]
+                self.cache.set(key, held, timeout=ttl)
 
     def peek(self, key):
         item = self.cache._cache.get(key)

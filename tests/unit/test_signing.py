@@ -38,10 +38,14 @@ def test_generated_ids_are_32_url_safe_characters():
     "raw, problem",
     [
         (None, "no cookie"),
+        ("", "no cookie"),
         ("abc.def", "unsigned: no s: prefix"),
         ("s%3Aabc", "malformed: no signature"),
         ("s%3Aabc.AAAA", "signature invalid for every secret"),
-        ("s%3A%ff%fe.%zz", "signature invalid for every secret"),
+        ("s%3A%ff%fe.%zz", "unsigned: no s: prefix, as the value does not decode"),
+        ("s%3A%ff%fe.AAAA", "unsigned: no s: prefix, as the value does not decode"),
+        ("s%3Aabc.%", "unsigned: no s: prefix, as the value does not decode"),
+        ("s:\xff\xfe.AAAA", "signature invalid for every secret"),
     ],
 )
 def test_bad_cookies_read_as_no_session(raw, problem):

@@ -1,0 +1,147 @@
+"""The record tells the truth: headers as sent and received, the store as held."""
+
+import http.client
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from .conftest import Learner
+
+SERIES = [
+    ({}, "GET", "/", None),
+    ({}, "POST", "/set", {"key": "colour", "value": "blue"}),
+    ({"rolling": True, "max_age": 300}, "GET", "/", None),
+    ({}, "POST", "/set", {"key": "colour"}),
+    ({}, "POST", "/login", {"user": "alice"}),
+    ({"rolling": False}, "GET", "/slow?ms=0", None),
+    ({}, "POST", "/logout", None),
+    ({}, "GET", "/", None),
+]
+
+# Added by the web server after the application answered, so never recorded.
+SERVER_HEADERS = {"date", "server", "connection"}
+
+
+def check_store_view(learner, probe, rows):
+    """Check rows of the store panel against what the store itself holds."""
+    held = {key.rsplit(":", 1)[-1] for key in probe.keys(learner.id)}
+    assert {row["id"] for row in rows} == held
+    for row in rows:
+        key = learner.key(row["id"])
+        assert row["data"] == probe.data(key)
+        assert row["ttl"] == pytest.approx(probe.ttl(key), abs=5)
+        assert row["held"] is (row["id"] == learner.held())
+
+
+def test_the_record_matches_the_test_client(learner, probe):
+    for number, (changes, method, path, form) in enumerate(SERIES, 1):
+        if changes:
+            learner.configure(**changes)
+        jar = {name: learner.cookie(name, where) for name, where in
+               (("lab_learner", "/"), ("sid", "/lab"))}
+
+        response = learner.lab(method, path, data=form)
+
+        record = learner.last()
+        where = f"exchange {number}: {method} {path}"
+        assert record["response"]["status"] == response.status, where
+        assert record["response"]["headers"] == [
+            [name, value] for name, value in response.headers.items()
+        ], where
+        assert ["HX-Trigger", "lab-exchange"] in record["response"]["headers"], where
+        assert record["response"]["body_bytes"] == len(response.get_data()), where
+
+        sent = {name.lower(): value for name, value in record["request"]["headers"]}
+        expected_cookie = "; ".join(
+            f"{name}={value}" for name, value in jar.items() if value is not None
+        )
+        assert sent["cookie"] == expected_cookie, where
+        assert sent["accept"] == "application/json", where
+        assert record["request"]["line"].startswith(f"{method} /lab{path} "), where
+
+        check_store_view(learner, probe, record["contents"])
+        panel = learner.client.get("/api/store").json
+        assert panel["store"] == probe.name
+        check_store_view(learner, probe, panel["sessions"])
+
+
+@pytest.fixture
+def served(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, server.server_port
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def exchange(port: int, method: str, path: str, headers: list, body: bytes = b""):
+    """Send exactly these headers, no more, and answer the raw response."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for name, value in headers:
+            connection.putheader(name, value)
+        connection.endheaders(body or None)
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
+
+
+def test_the_record_matches_the_wire(served):
+    app, port = served
+    learner = Learner(app.test_client())
+    studio = f"lab_learner={learner.cookie('lab_learner', '/')}"
+    # The test client's learner and this socket's share the studio cookie.
+    record_of = learner.last
+
+    host = ("Host", f"127.0.0.1:{port}")
+    cases = [
+        ("GET", "/lab/", [host, ("Cookie", studio), ("Accept", "application/json")]),
+        (
+            "POST",
+            "/lab/set",
+            [
+                host,
+                ("Cookie", f"{studio};  sid=s%3Anot-a-session.x ; other=1"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Content-Length", "20"),
+                ("HX-Request", "true"),
+                ("X-Forwarded-Proto", "http, https"),
+            ],
+            b"key=colour&value=red",
+        ),
+    ]
+    for method, path, headers, *body in cases:
+        response = exchange(port, method, path, headers, *body)
+
+        record = record_of()
+        recorded = sorted((k.lower(), v) for k, v in record["request"]["headers"])
+        assert recorded == sorted((k.lower(), v) for k, v in headers)
+        assert record["response"]["status"] == f"{response.status} {response.reason}"
+        received = [
+            [name, value]
+            for name, value in response.getheaders()
+            if name.lower() not in SERVER_HEADERS
+        ]
+        assert record["response"]["headers"] == received
+        assert any(name == "Set-Cookie" for name, _ in received)
+
+
+def test_the_recorder_closes_the_specimens_answer(app):
+    specimen = app.wsgi_app.mounts["/lab"].specimen
+    closed = []
+
+    @specimen.after_request
+    def note_close(response):
+        response.call_on_close(lambda: closed.append(response.status_code))
+        return response
+
+    learner = Learner(app.test_client())
+    learner.read()
+    learner.lab("GET", "/slow?ms=abc")
+
+    assert closed == [200, 400]

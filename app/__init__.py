@@ -13,7 +13,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from . import lessons
 from .config import SERVICE_VARIABLES, Defaults, load_secret_key
-from .db import db
+from .db import make_database
 from .journal import RedisJournal, SqlJournal
 from .recorder import Recorder
 from .specimen import create_specimen
@@ -79,12 +79,13 @@ def init_state(app: Flask) -> None:
         config["SESSION_REDIS"] = client
         journal = RedisJournal(client, *bounds)
     else:
-        database = Path(app.instance_path) / "studio.sqlite3"
-        config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{database}")
-        db.init_app(app)
-        config["SESSION_SQLALCHEMY"] = db
+        path = Path(app.instance_path) / "studio.sqlite3"
+        config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{path}")
+        database = make_database()
+        database.init_app(app)
+        config["SESSION_SQLALCHEMY"] = database
         with app.app_context():
-            journal = SqlJournal(db.engine, *bounds)
+            journal = SqlJournal(database.engine, *bounds)
 
     Session(app)
     app.extensions["session_lab"] = Lab(Stores(config, app.instance_path), journal)

@@ -4,7 +4,14 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-db = SQLAlchemy()
+
+def make_database() -> SQLAlchemy:
+    """Make the studio's Flask-SQLAlchemy object, one for each app.
+
+    Flask-Session defines its session model on the object it is given, so two
+    apps sharing one (a fresh app per test) would define the table twice.
+    """
+    return SQLAlchemy()
 
 
 @event.listens_for(Engine, "connect")

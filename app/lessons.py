@@ -196,8 +196,10 @@ def load_lesson(path: Path) -> Lesson:
     try:
         post = frontmatter.loads(text)
     except yaml.YAMLError as error:
+        # python-frontmatter hands YAML the text from the end of the first ---
+        # line, so YAML counts that line as its first.
         raise LessonError(
-            path, _yaml_line(error, 2), f"front matter: {_yaml_problem(error)}"
+            path, _yaml_line(error, 1), f"front matter: {_yaml_problem(error)}"
         )
     meta = check_front_matter(path, post.metadata, lines)
 
@@ -632,7 +634,9 @@ def _key_line(path: Path, first: int, key: str) -> int:
 
 
 def _yaml_line(error: yaml.YAMLError, offset: int) -> int:
-    mark = getattr(error, "problem_mark", None)
+    # An unclosed bracket is reported at the end of the text; the context mark
+    # points at the bracket itself, which is where the mistake is.
+    mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
     return offset + mark.line if mark is not None else offset
 
 

@@ -208,6 +208,14 @@ class ExchangeView:
         return self.request_header("host")
 
     @property
+    def host_name(self) -> str | None:
+        """Answer the Host header without its port."""
+        host = self.host
+        if not host or host.endswith("]"):
+            return host
+        return host.rsplit(":", 1)[0] if ":" in host else host
+
+    @property
     def forwarded_proto(self) -> str | None:
         return self.request_header("x-forwarded-proto")
 
@@ -358,7 +366,7 @@ class ExchangeView:
     def notes(self, page_scheme: str) -> list:
         """Answer where the browser and the server did not see the same thing."""
         notes = []
-        host = self.host or "this host"
+        host = self.host_name or "this host"
         local = is_local_host(self.host)
         plain = page_scheme == "http"
         if self.withheld_by_secure():
@@ -432,7 +440,7 @@ class ExchangeView:
         if cookie.has("secure") and not local:
             return (
                 f"{start} The cookie was Secure and arrived over plain HTTP on "
-                f"{self.host}, which is not localhost, so the browser dropped it. "
+                f"{self.host_name}, which is not localhost, so the browser dropped it. "
                 "The server saw no cookie and made a new session."
             )
         return (

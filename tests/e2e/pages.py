@@ -56,7 +56,15 @@ class LessonPage:
 
     def exchanges(self) -> list:
         """Answer the learner's record, as GET /api/exchanges gives it."""
-        return self.page.request.get(f"{self.base}/api/exchanges").json()
+        return self.api("/api/exchanges")
+
+    def api(self, path: str):
+        """Fetch studio JSON from inside the page, with the browser's cookies.
+
+        The page's own fetch resolves names as Chromium does, so it reaches
+        lab.test where Playwright's request client would not.
+        """
+        return self.page.evaluate("path => fetch(path).then(r => r.json())", path)
 
     def wait_for_exchange(self, count: int) -> None:
         seq = self.wait_for_record(count)[-1]["seq"]

@@ -99,7 +99,7 @@ def test_the_first_and_second_request_as_the_browser_saw_them(page):
     assert third.header_values("set-cookie") == []
     assert browser_cookie(page, "sid")["value"] == value
     expect(session.locator("dd")).to_have_text('"blue"')
-    stored = page.request.get("/api/store").json()["sessions"]
+    stored = lesson.api("/api/store")["sessions"]
     assert [(row["id"], row["data"]["colour"]) for row in stored] == [(new_id, "blue")]
     expect(page.get_by_text("Your prediction is borne out by the record")).to_be_visible()
 

@@ -245,6 +245,16 @@ def attribute_note(name: str, value) -> str:
 
 
 @bp.app_template_filter()
+def setting(value) -> str:
+    """Write a setting's value as express-session's options would read."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@bp.app_template_filter()
 def duration(seconds) -> str:
     """Write a time to live as hours, minutes and seconds."""
     if seconds is None:
@@ -287,8 +297,9 @@ def race_lanes(pair: list) -> list:
                 "line": f"{view.request.get('method')} {view.request.get('path')}",
                 "start": f"{start - origin:.2f}",
                 "end": f"{end - origin:.2f}",
+                "ended": end,
                 "x": round(2 + 96 * (start - origin) / width, 2),
-                "width": max(1.0, round(96 * (end - start) / width, 2)),
+                "width": max(1.5, round(96 * (end - start) / width, 2)),
                 "operations": view.operations,
                 "held": view.held_data(),
                 "overlaps": overlaps,

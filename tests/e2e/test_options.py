@@ -124,6 +124,7 @@ def test_the_resave_race_side_by_side(page):
     expect(race).to_contain_text("The two requests overlapped in time.")
     expect(race.get_by_test_id("race-held-1")).to_contain_text('"red"')
     expect(race.get_by_test_id("race-held-2")).to_contain_text('"blue"')
+    expect(race.get_by_test_id("race-final")).to_contain_text('"red"')
     expect(page.get_by_text("Your prediction is borne out by the record")).to_be_visible()
 
 

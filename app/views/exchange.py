@@ -273,7 +273,7 @@ class ExchangeView:
         return rows
 
     def sent_cookie_anatomy(self) -> dict | None:
-        """Answer the parts of the cookie value the response asked the browser to keep."""
+        """Answer the parts of the value the response asked the browser to keep."""
         cookie = self.specimen_set_cookie
         if cookie is None or not cookie.value:
             return None

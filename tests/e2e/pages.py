@@ -36,7 +36,9 @@ class LessonPage:
 
     def use_step_settings(self) -> None:
         self.page.get_by_role("button", name="Use this step's settings").click()
-        expect(self.page.get_by_role("status").filter(has_text="Applied")).to_be_visible()
+        expect(
+            self.page.get_by_role("status").filter(has_text="Applied")
+        ).to_be_visible()
 
     def predict(self, text: str) -> None:
         self.page.get_by_role("radio", name=text).check()
@@ -84,7 +86,9 @@ class LessonPage:
         return self.page.get_by_role("region", name=re.compile(f"^{re.escape(title)}"))
 
     def next_step(self) -> None:
-        self.page.get_by_role("button", name=re.compile("^(Done, next step|Finish)")).click()
+        self.page.get_by_role(
+            "button", name=re.compile("^(Done, next step|Finish)")
+        ).click()
 
     def open_settings(self) -> None:
         summary = self.page.get_by_text("Settings: every option")

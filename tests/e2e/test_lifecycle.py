@@ -51,7 +51,9 @@ def test_the_first_and_second_request_as_the_browser_saw_them(page):
     expect(lesson.panel("decision").get_by_test_id("set-cookie")).to_have_text("sent")
     session = lesson.panel("store").locator(f'[data-session-id="{new_id}"]')
     expect(session).to_contain_text("your browser holds this one")
-    expect(page.get_by_text("Your prediction is borne out by the record")).to_be_visible()
+    expect(
+        page.get_by_text("Your prediction is borne out by the record")
+    ).to_be_visible()
 
     # HttpOnly: the page's scripts see nothing, though the server got a cookie.
     assert page.evaluate("document.cookie") == ""
@@ -101,7 +103,9 @@ def test_the_first_and_second_request_as_the_browser_saw_them(page):
     expect(session.locator("dd")).to_have_text('"blue"')
     stored = lesson.api("/api/store")["sessions"]
     assert [(row["id"], row["data"]["colour"]) for row in stored] == [(new_id, "blue")]
-    expect(page.get_by_text("Your prediction is borne out by the record")).to_be_visible()
+    expect(
+        page.get_by_text("Your prediction is borne out by the record")
+    ).to_be_visible()
 
     lesson.next_step()
     lesson.next_step()

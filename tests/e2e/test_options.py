@@ -31,7 +31,9 @@ def test_secure_over_plain_http_withholds_the_cookie_and_says_why(page):
     expect(note).to_contain_text("The server withheld Set-Cookie: secure is on")
     expect(note).to_contain_text("127.0.0.1 is localhost")
     expect(lesson.panel("decision")).to_contain_text("secure is on")
-    expect(page.get_by_text("Your prediction is borne out by the record")).to_be_visible()
+    expect(
+        page.get_by_text("Your prediction is borne out by the record")
+    ).to_be_visible()
 
 
 def secure_behind_a_proxy(page, lesson: LessonPage):
@@ -125,7 +127,9 @@ def test_the_resave_race_side_by_side(page):
     expect(race.get_by_test_id("race-held-1")).to_contain_text('"red"')
     expect(race.get_by_test_id("race-held-2")).to_contain_text('"blue"')
     expect(race.get_by_test_id("race-final")).to_contain_text('"red"')
-    expect(page.get_by_text("Your prediction is borne out by the record")).to_be_visible()
+    expect(
+        page.get_by_text("Your prediction is borne out by the record")
+    ).to_be_visible()
 
 
 @pytest.mark.xfail(

@@ -46,7 +46,9 @@ def test_one_address_answers_a_fragment_or_a_page(client):
     fragment = client.get("/panels/headers", headers=HTMX)
     page = client.get("/panels/headers")
 
-    assert fragment.data.lstrip().startswith(b'<section class="panel" id="panel-headers"')
+    assert fragment.data.lstrip().startswith(
+        b'<section class="panel" id="panel-headers"'
+    )
     assert page.data.lstrip().startswith(b"<!doctype html>")
     for response in (fragment, page):
         assert "HX-Request" in response.headers["Vary"]
@@ -87,7 +89,9 @@ def test_an_unavailable_store_is_refused_with_its_remedy(client):
     response = client.post("/panels/settings", data={**FORM, "store": "redis"})
 
     assert response.status_code == 422
-    assert b"redis cannot be used: not configured: REDIS_URL is not set" in response.data
+    assert (
+        b"redis cannot be used: not configured: REDIS_URL is not set" in response.data
+    )
     assert b"Set REDIS_URL" in response.data
     assert client.get("/api/settings").get_json()["store"] == "memory"
 
@@ -97,3 +101,41 @@ def test_an_unknown_lesson_or_step_is_a_plain_404(client):
     missing = client.get("/lessons/lifecycle/99")
     assert missing.status_code == 404
     assert b"has no step 99" in missing.data
+
+
+def test_a_signed_cookie_reading_shows_what_the_record_has(app, client):
+    """Render a flask-kind cookie reading, with and without its optional parts."""
+    client.get("/")
+    with client.session_transaction() as session:
+        learner = session["learner"]
+    journal = app.extensions["session_lab"].journal
+    record = {
+        "at": 0,
+        "ms": 1,
+        "settings": {"name": "session", "path": "/lab", "secrets": ["k"]},
+        "request": {"method": "GET", "path": "/lab/", "headers": []},
+        "response": {"status": "200 OK", "headers": []},
+        "cookie": {
+            "kind": "flask",
+            "payload": "eyJjb2xvdXIiOiJyZWQifQ",
+            "data": {"colour": "red"},
+            "timestamp": 1780000000,
+            "signature": "sig",
+            "verified": True,
+        },
+        "decision": None,
+        "operations": [],
+    }
+    journal.append(learner, record)
+
+    full = client.get("/panels/cookie", headers=HTMX).get_data(as_text=True)
+
+    assert "eyJjb2xvdXIiOiJyZWQifQ" in full
+    assert '<code>{"colour": "red"}</code>' in full
+    assert "1780000000" in full and "yes" in full
+
+    journal.append(learner, {**record, "cookie": {"kind": "flask", "signature": "s"}})
+    bare = client.get("/panels/cookie", headers=HTMX)
+
+    assert bare.status_code == 200
+    assert "Payload" not in bare.get_data(as_text=True)

@@ -45,6 +45,11 @@ def test_the_first_and_second_request_as_the_browser_saw_them(page):
 
     headers = lesson.panel("headers")
     expect(headers.locator("tr.hl", has_text="Set-Cookie")).to_contain_text(value)
+    attribute = headers.get_by_role("button", name="HttpOnly", exact=True)
+    attribute.focus()
+    expect(headers.get_by_role("tooltip")).to_contain_text(
+        "HttpOnly: page scripts cannot read it through document.cookie"
+    )
     expect(lesson.panel("sequence")).to_contain_text("no sid cookie")
     expect(lesson.panel("cookie").get_by_test_id("sent-id")).to_have_text(new_id)
     expect(lesson.panel("decision").get_by_test_id("store-op")).to_have_text("set")

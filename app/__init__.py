@@ -11,8 +11,8 @@ from htmx_flask import Htmx
 from redis import Redis
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from . import db, lessons
 from .config import SERVICE_VARIABLES, Defaults, load_secret_key
-from . import db
 from .journal import RedisJournal, SqlJournal
 from .recorder import Recorder
 from .specimen import create_specimen
@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         app.config["SECRET_KEY"] = load_secret_key(app.instance_path)
 
     init_state(app)
+    lessons.init_app(app)
     Htmx(app)
     register_views(app)
 
@@ -89,7 +90,8 @@ def init_state(app: Flask) -> None:
 
 
 def register_views(app: Flask) -> None:
-    from .views import api, pages
+    from .views import api, pages, panels
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(panels.bp)
     app.register_blueprint(api.bp)

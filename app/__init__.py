@@ -90,8 +90,10 @@ def init_state(app: Flask) -> None:
 
 
 def register_views(app: Flask) -> None:
+    from . import demos
     from .views import api, pages, panels
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(panels.bp)
     app.register_blueprint(api.bp)
+    demos.init_app(app)

@@ -94,6 +94,7 @@ class Step:
     choices: tuple = ()
     answer: str = ""
     look_at: tuple = ()
+    demo: str = ""
 
     @property
     def sends(self) -> bool:
@@ -336,9 +337,17 @@ def read_data(path: Path, source: str, line: int) -> dict:
 
 
 STEP_KEYS = {
-    "explain": set(),
-    "notice": {"look_at"},
-    "try": {"request", "requests", "settings", "defaults", "forget_cookie", "look_at"},
+    "explain": {"demo"},
+    "notice": {"look_at", "demo"},
+    "try": {
+        "request",
+        "requests",
+        "settings",
+        "defaults",
+        "forget_cookie",
+        "look_at",
+        "demo",
+    },
     "predict": {
         "request",
         "requests",
@@ -349,8 +358,11 @@ STEP_KEYS = {
         "choices",
         "answer",
         "look_at",
+        "demo",
     },
 }
+DEMO_FOLDER = Path(__file__).resolve().parent.parent / "templates" / "demos"
+_DEMO_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
 def check_step(path: Path, kind: str, data: dict, line: int) -> dict:
@@ -365,11 +377,24 @@ def check_step(path: Path, kind: str, data: dict, line: int) -> dict:
         )
 
     fields = {"look_at": check_look_at(path, data.get("look_at", []), line)}
-    if kind in ("try", "predict"):
+    if "demo" in data:
+        fields["demo"] = check_demo(path, data["demo"], _key_line(path, line, "demo"))
+    # A step whose demo sends its own requests may leave out request.
+    sends = "request" in data or "requests" in data or "demo" not in data
+    if kind in ("try", "predict") and sends:
         fields.update(check_sending(path, data, line))
     if kind == "predict":
         fields.update(check_prediction(path, data, line))
     return fields
+
+
+def check_demo(path: Path, name, line: int) -> str:
+    """Check a step's demo names a template in templates/demos/."""
+    if not isinstance(name, str) or not _DEMO_NAME.match(name):
+        raise LessonError(path, line, "demo is a name such as restart_worker")
+    if not (DEMO_FOLDER / f"_{name}.html").is_file():
+        raise LessonError(path, line, f"no demo {name!r}: templates/demos/_{name}.html")
+    return name
 
 
 def check_look_at(path, value, line) -> tuple:

@@ -130,6 +130,14 @@ MALFORMED = [
         "summary",
     ),
     (
+        "demo with no template",
+        GOOD.format(id="a", prerequisites="[]").replace(
+            "request:", "demo: no_such_demo\nrequest:"
+        ),
+        13,
+        "no demo 'no_such_demo'",
+    ),
+    (
         "bad front matter YAML",
         GOOD.format(id="a", prerequisites="[oops"),
         5,

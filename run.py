@@ -37,7 +37,9 @@ def serve(arguments: argparse.Namespace) -> None:
     )
     config = {"SESSION_COOKIE_SECURE": True} if arguments.https else {}
     app = create_app(config)
-    tls = certificate_for(app.instance_path, arguments.host) if arguments.https else None
+    tls = None
+    if arguments.https:
+        tls = certificate_for(app.instance_path, arguments.host)
 
     if arguments.debug:
         context = tls if tls else None

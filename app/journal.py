@@ -169,7 +169,8 @@ class SqlJournal:
             ).scalars().all()
             evicted = ids[: max(0, len(ids) - self.cap)]
             if evicted:
-                connection.execute(held.delete().where(mine, held.c.session_id.in_(evicted)))
+                gone = held.delete().where(mine, held.c.session_id.in_(evicted))
+                connection.execute(gone)
         return list(evicted)
 
     def index(self, learner: str, store: str) -> list:
@@ -197,5 +198,6 @@ class SqlJournal:
 
     def clear(self, learner: str) -> None:
         with self.engine.begin() as connection:
-            connection.execute(self.record.delete().where(self.record.c.learner == learner))
+            record = self.record
+            connection.execute(record.delete().where(record.c.learner == learner))
             connection.execute(self.held.delete().where(self.held.c.learner == learner))

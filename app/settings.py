@@ -141,7 +141,8 @@ def _secrets(name, value):
         if not isinstance(secret, str) or not secret:
             raise SettingsError(name, "each secret must be a non-empty string")
         if len(secret) > SECRET_LENGTH_LIMIT:
-            raise SettingsError(name, f"each secret at most {SECRET_LENGTH_LIMIT} chars")
+            limit = SECRET_LENGTH_LIMIT
+            raise SettingsError(name, f"each secret at most {limit} characters")
     return value
 
 

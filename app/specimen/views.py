@@ -89,7 +89,8 @@ def field(name: str, limit: int, allow_empty: bool = False) -> str:
     if value is None or (not value and not allow_empty):
         raise LabInputError(f"send the form field {name}")
     if len(value) > limit:
-        raise LabInputError(f"{name} is {len(value)} characters; the limit is {limit}", 413)
+        message = f"{name} is {len(value)} characters; the limit is {limit}"
+        raise LabInputError(message, 413)
     return value
 
 
@@ -102,7 +103,8 @@ def answer(destroyed: bool = False, status: int = 200):
     data = {} if destroyed else dict(session)
     if wants_json():
         return jsonify(data), status
-    return render_template("specimen/_answer.html", data=data, destroyed=destroyed), status
+    page = render_template("specimen/_answer.html", data=data, destroyed=destroyed)
+    return page, status
 
 
 def problem(message: str, status: int):

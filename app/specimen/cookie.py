@@ -23,6 +23,7 @@ from itsdangerous.encoding import base64_decode, bytes_to_int
 from werkzeug.http import parse_cookie
 
 from . import interface
+from .actions import SessionActions
 
 # A session that is not permanent still has its timestamp checked, against
 # Flask's default PERMANENT_SESSION_LIFETIME (31 days).
@@ -240,7 +241,7 @@ def plain_object(data) -> bool:
     return True
 
 
-class CookieSession(SecureCookieSession):
+class CookieSession(SessionActions, SecureCookieSession):
     """Flask's cookie session, with the specimen's login, logout and unset.
 
     Permanence comes from the learner's max_age, as Flask-Session's
@@ -255,18 +256,6 @@ class CookieSession(SecureCookieSession):
     @property
     def permanent(self) -> bool:
         return self.exchange.settings.max_age is not None
-
-    def regenerate(self) -> None:
-        """Start afresh at login, as a Flask app clears its cookie session."""
-        self.exchange.regenerate(self)
-
-    def destroy(self) -> None:
-        """Clear the session at logout, so Flask deletes the cookie."""
-        self.exchange.destroy(self)
-
-    def unset(self) -> None:
-        """Let go of the session for this request; nothing is sent."""
-        self.exchange.unset(self)
 
 
 class CookieExchange:

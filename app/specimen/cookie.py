@@ -492,13 +492,18 @@ def header_values(headers, name: str) -> list[str]:
 def held_value(record: dict, name: str) -> str | None:
     """Answer the cookie value the browser holds after an exchange, from its headers.
 
-    The one sent wins; a deletion leaves nothing; else the one received.
+    The one sent wins; a deletion leaves nothing; else the one received. A
+    cookie over the browser's limit does not win: Chromium ignores it and keeps
+    the one it had.
     """
     sent = header_values(record["response"]["headers"], "Set-Cookie")
     header = find_set_cookie(sent, name)
     if header is not None:
         value, deleted = cookie_value(header)
-        return None if deleted else value
+        if deleted:
+            return None
+        if len(name.encode()) + len(value.encode()) <= BROWSER_LIMIT:
+            return value
 
     received = header_values(record["request"]["headers"], "Cookie")
     if not received:

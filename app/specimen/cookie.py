@@ -315,16 +315,17 @@ class CookieExchange:
 
 
 def opening_reason(reading: Anatomy) -> str:
+    # Secrets are counted from 1 here, as the settings list them.
     if reading.verified and reading.secret_index == 0:
         return (
-            "read the session from the cookie: secret 0, the current key, "
+            "read the session from the cookie: secret 1, the current key, "
             "verified it"
         )
     if reading.verified:
         return (
-            f"read the session from the cookie: secret {reading.secret_index}, a "
-            "fallback key, verified it; Flask re-signs with secret 0 only when it "
-            "next sends the cookie"
+            f"read the session from the cookie: secret {reading.secret_index + 1}, "
+            "a fallback key, verified it; Flask re-signs with secret 1 only when "
+            "it next sends the cookie"
         )
     if reading.raw is None:
         return "new empty session: no cookie"

@@ -48,7 +48,6 @@ class DemoRefused(Exception):
 class Tamper:
     """One character of a cookie's payload changed, and where."""
 
-    original: str
     value: str
     index: int
     before: str
@@ -201,25 +200,28 @@ def tampered(value: str) -> Tamper:
     The change chosen is the first, near the start, after which the payload
     still decodes to a JSON object differing only in letters or digits, so
     the page can show what the cookie now claims. A compressed payload has
-    none, as its checksum breaks, so its middle character is changed instead.
+    none, as zlib's checksum breaks, so its middle character is changed
+    without a search.
     """
     payload, stamp, signature = value.rsplit(".", 2)
-    start = 1 if payload.startswith(".") else 0
-    original = cookie.payload_text(payload)
-    for index in range(start, min(len(payload), start + TAMPER_SEARCH)):
+    compressed = payload.startswith(".")
+    start = 1 if compressed else 0
+    original = None if compressed else cookie.payload_text(payload)
+    searched = 0 if original is None else min(len(payload), start + TAMPER_SEARCH)
+    for index in range(start, searched):
         for letter in BASE64URL:
             if letter == payload[index]:
                 continue
             candidate = payload[:index] + letter + payload[index + 1 :]
             text = cookie.payload_text(candidate)
-            if original is not None and readable_change(original, text):
+            if readable_change(original, text):
                 changed = f"{candidate}.{stamp}.{signature}"
-                return Tamper(value, changed, index, payload[index], letter)
+                return Tamper(changed, index, payload[index], letter)
 
     index = start + (len(payload) - start) // 2
     letter = "A" if payload[index] != "A" else "B"
     changed = f"{payload[:index]}{letter}{payload[index + 1 :]}.{stamp}.{signature}"
-    return Tamper(value, changed, index, payload[index], letter)
+    return Tamper(changed, index, payload[index], letter)
 
 
 def readable_change(original: str, text: str | None) -> bool:

@@ -220,3 +220,23 @@ def test_rotation_keeps_the_old_cookie_until_its_secret_goes(page):
     # This walk began at step 12: five steps done, both its predictions right.
     expect(progress).to_contain_text("5 of 16 steps done")
     expect(progress).to_contain_text("predictions: 2 of 2 borne out")
+
+
+def test_the_page_unzips_a_compressed_cookie_without_the_secret(page):
+    lesson = LessonPage(page)
+    page.goto("/")
+    lesson.open("cookie", 1)
+    lesson.use_step_settings()
+    page.evaluate(
+        """() => fetch("/lab/set", {
+            method: "POST",
+            body: new URLSearchParams({key: "note", value: "la ".repeat(400)}),
+        })"""
+    )
+    record = lesson.wait_for_record(1)[-1]
+    sent = record["cookie"]["sent"]
+    assert sent["compressed"] is True and sent["raw"] == held(page)
+
+    lesson.open("cookie", 3)
+    expect(page.get_by_test_id("decoded-in-page")).to_have_text(sent["json"])
+    assert json.loads(sent["json"]) == {"note": "la " * 400}

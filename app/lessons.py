@@ -500,6 +500,7 @@ EXPECT_CHECKS = {
     "set_cookie": lambda v: isinstance(v, bool),
     "cookie_sent": lambda v: isinstance(v, bool),
     "same_id": lambda v: isinstance(v, bool),
+    "verified": lambda v: isinstance(v, bool),
     "store_op": lambda v: v in STORE_OPS,
     "lookup": lambda v: v in LOOKUPS,
     "status": lambda v: (

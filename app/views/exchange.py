@@ -194,6 +194,22 @@ class ExchangeView:
         return self.record.get("cookie")
 
     @property
+    def received(self) -> dict | None:
+        """Answer what the server made of the cookie the request carried.
+
+        The cookie store's block holds it under ``received``, beside the
+        cookie sent and the sizes; express's reading is the block itself.
+        """
+        reading = self.reading
+        if reading and reading.get("kind") == "flask" and "received" in reading:
+            return reading["received"]
+        return reading
+
+    @property
+    def signed_cookie(self) -> bool:
+        return self.record.get("store") == "cookie"
+
+    @property
     def operations(self) -> list:
         return self.record.get("operations") or []
 
@@ -290,7 +306,7 @@ class ExchangeView:
             carried = f"no {self.cookie_name} cookie"
         messages = [message("browser", "server", f"{method} {path}", carried)]
 
-        reading = self.reading
+        reading = self.received
         if reading is not None:
             messages.append(message("server", "server", *self.reading_words(reading)))
 
@@ -325,8 +341,11 @@ class ExchangeView:
         if reading.get("verified"):
             index = reading.get("secret_index")
             which = f"secret {index + 1}" if isinstance(index, int) else "a secret"
-            return "signature verified", f"with {which}; ID read"
+            found = "session read from the cookie" if self.signed_cookie else "ID read"
+            return "signature verified", f"with {which}; {found}"
         if reading.get("raw") is None:
+            if self.signed_cookie:
+                return "no cookie", "a new empty session"
             return "no cookie", "a new ID is generated"
         return "cookie ignored", reading.get("problem") or "it did not verify"
 
@@ -345,6 +364,11 @@ class ExchangeView:
                     "cookie": cookie if isinstance(cookie, dict) else None,
                     "ttl": entry.get("ttl"),
                     "held": bool(entry.get("held")),
+                    # The cookie store's one row is the cookie itself.
+                    "where": entry.get("where", "store"),
+                    "bytes": entry.get("bytes"),
+                    "verified": entry.get("verified"),
+                    "problem": entry.get("problem"),
                 }
             )
         return rows
@@ -493,4 +517,5 @@ def facts(view: ExchangeView) -> dict:
         "lookup": lookup or "none",
         "same_id": cookie_id is not None and cookie_id == record.get("session_id"),
         "held_data": view.held_data(),
+        "verified": bool((view.received or {}).get("verified")),
     }

@@ -3,17 +3,20 @@
 from .stores import StoreUnavailable, session_key
 
 
-def store_contents(lab, learner_id: str, store_name: str, held: str | None = None):
+def store_contents(lab, learner_id, store_name, held=None, ids=None) -> list:
     """Answer each session the learner has in the store, with its time to live.
 
-    Sessions the store no longer has (expired, evicted, flushed) drop out of
-    the learner's index here, so the panel shows only what the store holds.
+    ``ids`` is the learner's index when the caller has just read it. Sessions
+    the store no longer has (expired, evicted, flushed) drop out of the
+    learner's index here, so the panel shows only what the store holds.
 
     :raise StoreUnavailable: the store is not configured or did not answer.
     """
     store = lab.stores.get(store_name)
+    if ids is None:
+        ids = lab.journal.index(learner_id, store_name)
     rows, missing = [], []
-    for session_id in lab.journal.index(learner_id, store_name):
+    for session_id in ids:
         try:
             entry = store.peek(session_key(learner_id, session_id))
         except StoreUnavailable:

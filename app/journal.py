@@ -15,6 +15,28 @@ from redis import Redis
 log = logging.getLogger(__name__)
 
 
+# The number is only known inside Redis, so the script writes it into the
+# exchange's JSON: Python sends the text that follows ``{"seq": 0``.
+APPEND = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('RPUSH', KEYS[2], '{"seq": ' .. seq .. ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return seq
+"""
+SEQ_PLACEHOLDER = '{"seq": 0'
+
+INDEX_ADD = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local past = -tonumber(ARGV[3]) - 1
+local evicted = redis.call('ZRANGE', KEYS[1], 0, past)
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, past)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {evicted, redis.call('ZRANGE', KEYS[1], 0, -1)}
+"""
+
+
 class RedisJournal:
     """A list per learner for the record and a sorted set per store for the index."""
 
@@ -23,33 +45,35 @@ class RedisJournal:
         self.length = length
         self.cap = cap
         self.lifetime = lifetime
+        self._append = client.register_script(APPEND)
+        self._index_add = client.register_script(INDEX_ADD)
 
     def append(self, learner: str, exchange: dict) -> int:
-        """Add an exchange, numbering it, and drop the oldest past the bound."""
-        seq = self.client.incr(f"lab:{learner}:seq")
+        """Add an exchange, numbering it, and drop the oldest past the bound.
+
+        One round trip: every exchange a learner makes writes one.
+        """
+        exchange.pop("seq", None)
+        body = json.dumps({"seq": 0, **exchange})
+        keys = [f"lab:{learner}:seq", f"lab:{learner}:record"]
+        rest = body[len(SEQ_PLACEHOLDER):]
+        seq = self._append(keys=keys, args=[rest, self.length, self.lifetime])
         exchange["seq"] = seq
-        pipe = self.client.pipeline(transaction=False)
-        pipe.rpush(f"lab:{learner}:record", json.dumps(exchange))
-        pipe.ltrim(f"lab:{learner}:record", -self.length, -1)
-        pipe.expire(f"lab:{learner}:record", self.lifetime)
-        pipe.expire(f"lab:{learner}:seq", self.lifetime)
-        pipe.execute()
         return seq
 
     def exchanges(self, learner: str) -> list:
         items = self.client.lrange(f"lab:{learner}:record", 0, -1)
         return [json.loads(item) for item in items]
 
-    def index_add(self, learner: str, store: str, session_id: str) -> list:
-        """Note a session the learner holds; answer IDs pushed past the cap."""
+    def index_add(self, learner: str, store: str, session_id: str):
+        """Note a session the learner holds.
+
+        Answer the IDs pushed past the cap and the IDs held now, oldest first.
+        """
         key = f"lab:{learner}:index:{store}"
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(key, {session_id: time.time()})
-        pipe.zrange(key, 0, -self.cap - 1)
-        pipe.zremrangebyrank(key, 0, -self.cap - 1)
-        pipe.expire(key, self.lifetime)
-        evicted = pipe.execute()[1]
-        return [item.decode() for item in evicted]
+        args = [session_id, time.time(), self.cap, self.lifetime]
+        evicted, held = self._index_add(keys=[key], args=args)
+        return [item.decode() for item in evicted], [item.decode() for item in held]
 
     def index(self, learner: str, store: str) -> list:
         items = self.client.zrange(f"lab:{learner}:index:{store}", 0, -1)
@@ -138,7 +162,7 @@ class SqlJournal:
             rows = connection.execute(query).all()
         return [{**json.loads(body), "seq": seq} for seq, body in rows]
 
-    def index_add(self, learner: str, store: str, session_id: str) -> list:
+    def index_add(self, learner: str, store: str, session_id: str):
         now = time.time()
         held = self.held
         with self.engine.begin() as connection:
@@ -159,10 +183,11 @@ class SqlJournal:
             ids = connection.execute(
                 sa.select(held.c.session_id).where(mine).order_by(held.c.added_at)
             ).scalars().all()
-            evicted = ids[: max(0, len(ids) - self.cap)]
+            cut = max(0, len(ids) - self.cap)
+            evicted = ids[:cut]
             if evicted:
                 connection.execute(held.delete().where(mine, held.c.session_id.in_(evicted)))
-        return list(evicted)
+        return list(evicted), list(ids[cut:])
 
     def index(self, learner: str, store: str) -> list:
         held = self.held

@@ -136,12 +136,13 @@ class Recorder:
             "error": context.store_error.reason if context.store_error else None,
         }
         if context.store is not None:
-            self.update_index(context, record)
-            record["contents"] = self.contents(context, record)
+            held = self.update_index(context, record)
+            record["contents"] = self.contents(context, record, held)
         record["ms"] = round((time.perf_counter() - started) * 1000, 3)
         self.lab.journal.append(context.learner_id, record)
 
-    def update_index(self, context: LabContext, record: dict) -> None:
+    def update_index(self, context: LabContext, record: dict) -> list | None:
+        """Keep the learner's index of sessions; answer the IDs held, if it changed."""
         journal = self.lab.journal
         learner, store = context.learner_id, context.settings.store
         gone = [
@@ -151,17 +152,20 @@ class Recorder:
         ]
         journal.index_discard(learner, store, gone)
         if record["decision"] and record["decision"]["store_op"] == "set":
-            evicted = journal.index_add(learner, store, record["session_id"])
+            evicted, held = journal.index_add(learner, store, record["session_id"])
             for session_id in evicted:
                 context.store.destroy(
                     session_key(learner, session_id), why="lab limit per learner"
                 )
+            return held
+        return None
 
-    def contents(self, context: LabContext, record: dict) -> list | None:
+    def contents(self, context: LabContext, record: dict, ids=None) -> list | None:
         """Answer what the store holds for this learner, right after the exchange."""
         try:
             return store_contents(
-                self.lab, context.learner_id, context.settings.store, held_id(record)
+                self.lab, context.learner_id, context.settings.store, held_id(record),
+                ids,
             )
         except StoreUnavailable as error:
             record["contents_error"] = error.reason

@@ -80,13 +80,16 @@ def test_learners_are_kept_apart(journal, learner):
 
 
 def test_index_add_evicts_the_oldest_past_the_cap(journal, learner):
-    evicted = []
+    evicted, answered = [], []
     for number in range(CAP + 2):
-        evicted += journal.index_add(learner, "redis", f"id{number}")
+        pushed_out, held = journal.index_add(learner, "redis", f"id{number}")
+        evicted += pushed_out
+        answered.append(held)
         time.sleep(0.002)
 
     assert evicted == ["id0", "id1"]
-    assert journal.index(learner, "redis") == ["id2", "id3", "id4"]
+    assert answered[-1] == journal.index(learner, "redis") == ["id2", "id3", "id4"]
+    assert answered[:2] == [["id0"], ["id0", "id1"]]
 
 
 def test_index_is_per_store_and_discards(journal, learner):

@@ -3,7 +3,9 @@
 from .stores import StoreUnavailable, session_key
 
 
-def store_contents(lab, learner_id, store_name, held=None, ids=None) -> list:
+def store_contents(
+    lab, learner_id: str, store_name: str, held: str | None = None, *, ids=None
+):
     """Answer each session the learner has in the store, with its time to live.
 
     ``ids`` is the learner's index when the caller has just read it. Sessions

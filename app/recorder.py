@@ -165,7 +165,7 @@ class Recorder:
         try:
             return store_contents(
                 self.lab, context.learner_id, context.settings.store, held_id(record),
-                ids,
+                ids=ids,
             )
         except StoreUnavailable as error:
             record["contents_error"] = error.reason

@@ -57,7 +57,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     add("--connections", type=int, default=4, help="wrk connections, one learner each")
     add("--workers", type=int, default=1, help="gunicorn workers (run.py's default)")
     add("--threads", type=int, default=8, help="threads per worker (run.py's default)")
-    add("--learners", type=int, default=10000, help="learners for the memory figures")
+    add("--learners", type=int, default=10000, help="learners to grow (0: skip)")
     add("--exchanges", type=int, default=3, help="lab exchanges each learner makes")
     add("--clients", type=int, default=12, help="parallel clients making learners")
     return parser.parse_args(argv)
@@ -237,6 +237,7 @@ class Target:
     path: str
     body: str
     cookies: list
+    master_pid: int
 
 
 @dataclass
@@ -246,6 +247,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_ms: float
 
     @property
     def rate(self) -> float:
@@ -293,34 +295,41 @@ def run_wrk(target: Target, seconds: float, workdir: Path) -> Figures:
         "wrk", "-t", connections, "-c", connections, "-d", f"{seconds}s",
         "--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{target.port}",
     ]
+    before = worker_cpu(target.master_pid)
     result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
+    cpu = worker_cpu(target.master_pid) - before
     for line in result.stdout.splitlines():
         if line.startswith("FIGURES "):
             requests, duration, p50, p99, errors = map(int, line.split()[1:])
-            return Figures(requests, duration / 1e6, p50 / 1000, p99 / 1000, errors)
+            cpu_ms = cpu * 1000 / max(requests, 1)
+            return Figures(
+                requests, duration / 1e6, p50 / 1000, p99 / 1000, errors, cpu_ms
+            )
     raise BenchError(f"wrk gave no figures: {result.stdout}{result.stderr}")
 
 
-def lab_target(port: int, connections: int) -> Target:
+def lab_target(lab: Child, connections: int) -> Target:
     """Make one learner a connection on Redis, each holding a specimen session."""
     cookies = []
     for number in range(connections):
-        browser = Browser(port)
+        browser = Browser(lab.port)
         make_learner(browser, "redis")
         set_value(browser, "/lab/set", "colour", f"blue {number}")
         cookies.append(browser.cookie_header("/lab/set"))
         browser.close()
-    return Target("lab", port, "/lab/set", "key=colour&value=green", cookies)
+    body = "key=colour&value=green"
+    return Target("lab", lab.port, "/lab/set", body, cookies, lab.process.pid)
 
 
-def plain_target(port: int, connections: int) -> Target:
+def plain_target(plain: Child, connections: int) -> Target:
     cookies = []
     for number in range(connections):
-        browser = Browser(port)
+        browser = Browser(plain.port)
         set_value(browser, "/set", "colour", f"blue {number}")
         cookies.append(browser.cookie_header("/set"))
         browser.close()
-    return Target("plain", port, "/set", "key=colour&value=green", cookies)
+    body = "key=colour&value=green"
+    return Target("plain", plain.port, "/set", body, cookies, plain.process.pid)
 
 
 def compare(lab: Target, plain: Target, arguments, workdir: Path) -> list:
@@ -343,14 +352,18 @@ def compare(lab: Target, plain: Target, arguments, workdir: Path) -> list:
 
 def report_comparison(rounds: list) -> None:
     print()
-    print(f"  {'':8}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(
+        f"  {'':8}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'CPU ms/request':>16}{'errors':>8}"
+    )
     for name in ("lab", "plain"):
         series = [figures[name] for figures in rounds]
         rate = statistics.median(f.rate for f in series)
         p50 = statistics.median(f.p50_ms for f in series)
         p99 = statistics.median(f.p99_ms for f in series)
+        cpu = statistics.median(f.cpu_ms for f in series)
         errors = sum(f.errors for f in series)
-        print(f"  {name:8}{rate:12.0f}{p50:9.2f}{p99:9.2f}{errors:8d}")
+        print(f"  {name:8}{rate:12.0f}{p50:9.2f}{p99:9.2f}{cpu:16.2f}{errors:8d}")
 
     ratios = [figures["lab"].rate / figures["plain"].rate for figures in rounds]
     ratio = statistics.median(ratios)
@@ -359,6 +372,8 @@ def report_comparison(rounds: list) -> None:
         f"  lab/plain: {ratio:.2f} (median of rounds, range "
         f"{min(ratios):.2f}-{max(ratios):.2f}); target {TARGET_RATIO}: {verdict}"
     )
+    costs = [figures["plain"].cpu_ms / figures["lab"].cpu_ms for figures in rounds]
+    print(f"  plain/lab CPU per request: {statistics.median(costs):.2f}")
 
 
 def check_record(lab: Target, rounds: list) -> None:
@@ -416,21 +431,35 @@ def heavy_learner(port: int, store, exchanges: int) -> tuple[int, int]:
     return len(record), len(held)
 
 
-def worker_memory(master_pid: int) -> list[int]:
-    """Answer the resident memory in KiB of each process the master forked."""
-    sizes = []
+def workers(master_pid: int) -> list[Path]:
+    """Answer the /proc folders of the processes the gunicorn master forked."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
         except OSError:
             continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent != master_pid:
-            continue
-        for line in status.splitlines():
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master_pid:
+            found.append(entry)
+    return found
+
+
+def worker_cpu(master_pid: int) -> float:
+    """Answer the seconds of CPU, user and system, the workers have used."""
+    ticks = 0
+    for entry in workers(master_pid):
+        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def worker_memory(master_pid: int) -> list[int]:
+    """Answer the resident memory in KiB of each gunicorn worker."""
+    sizes = []
+    for entry in workers(master_pid):
+        for line in (entry / "status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 sizes.append(int(line.split()[1]))
     return sizes
@@ -570,12 +599,14 @@ def run(arguments, stack: ExitStack) -> None:
 
     print(f"\nPOST /lab/set on Redis against plain Flask-Session, "
           f"{arguments.rounds} rounds of {arguments.seconds} s:")
-    lab_load = lab_target(lab.port, arguments.connections)
-    plain_load = plain_target(plain.port, arguments.connections)
+    lab_load = lab_target(lab, arguments.connections)
+    plain_load = plain_target(plain, arguments.connections)
     rounds = compare(lab_load, plain_load, arguments, workdir)
     report_comparison(rounds)
     check_record(lab_load, rounds)
     plain.stop()
+    if not arguments.learners:
+        return
 
     instance = workdir / "sqlite-instance"
     env = lab_environment(instance, None)

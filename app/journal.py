@@ -115,32 +115,33 @@ class SqlJournal:
             sa.Column("expires_at", sa.Float, index=True, nullable=False),
         )
         metadata.create_all(engine, checkfirst=True)
+        self._trim = self.trim_statement()
+
+    def trim_statement(self) -> sa.Delete:
+        """Build, once, the delete of a learner's exchanges past the bound."""
+        record = self.record
+        mine = record.c.learner == sa.bindparam("learner")
+        kept = (
+            sa.select(record.c.seq)
+            .where(mine)
+            .order_by(record.c.seq.desc())
+            .limit(self.length)
+            .subquery()
+        )
+        oldest_kept = sa.select(sa.func.min(kept.c.seq)).scalar_subquery()
+        return record.delete().where(mine, record.c.seq < oldest_kept)
 
     def append(self, learner: str, exchange: dict) -> int:
         now = time.time()
-        record = self.record
+        row = {
+            "learner": learner,
+            "body": json.dumps(exchange),
+            "expires_at": now + self.lifetime,
+        }
         with self.engine.begin() as connection:
-            result = connection.execute(
-                record.insert().values(
-                    learner=learner,
-                    body=json.dumps(exchange),
-                    expires_at=now + self.lifetime,
-                )
-            )
+            result = connection.execute(self.record.insert(), row)
             seq = result.inserted_primary_key[0]
-            kept = (
-                sa.select(record.c.seq)
-                .where(record.c.learner == learner)
-                .order_by(record.c.seq.desc())
-                .limit(self.length)
-                .subquery()
-            )
-            connection.execute(
-                record.delete().where(
-                    record.c.learner == learner,
-                    record.c.seq < sa.select(sa.func.min(kept.c.seq)).scalar_subquery(),
-                )
-            )
+            connection.execute(self._trim, {"learner": learner})
             if random.random() < 0.01:
                 self.expire(connection, now)
         exchange["seq"] = seq

@@ -465,7 +465,7 @@ def worker_memory(master_pid: int) -> list[int]:
     return sizes
 
 
-def redis_size(client: Redis) -> str:
+def redis_size(client: Redis) -> tuple[str, int]:
     """Describe Redis's memory and keys, by kind, with how many expire."""
     used = client.info("memory")["used_memory"]
     space = client.info("keyspace").get("db0", {"keys": 0, "expires": 0})
@@ -474,10 +474,11 @@ def redis_size(client: Redis) -> str:
         kind = key_kind(key.decode())
         kinds[kind] = kinds.get(kind, 0) + 1
     listed = ", ".join(f"{kinds[k]} {k}" for k in sorted(kinds))
-    return (
+    text = (
         f"used_memory {used / 2**20:.1f} MiB, {space['keys']} keys "
         f"({space['expires']} with a TTL): {listed}"
     )
+    return text, used
 
 
 def key_kind(key: str) -> str:
@@ -485,11 +486,16 @@ def key_kind(key: str) -> str:
     if parts[0] == "studio":
         return "studio sessions"
     kind = parts[2] if len(parts) > 2 else "other"
-    return {"sess": "specimen sessions", "index": "indexes", "seq": "counters",
-            "record": "records"}.get(kind, "other")
+    names = {
+        "sess": "specimen sessions",
+        "index": "indexes",
+        "seq": "counters",
+        "record": "records",
+    }
+    return names.get(kind, "other")
 
 
-def sqlite_size(database: Path) -> str:
+def sqlite_size(database: Path) -> tuple[str, int]:
     """Describe the studio database: its files and the rows in each table."""
     wal = database.with_name(database.name + "-wal")
     wal_size = wal.stat().st_size if wal.exists() else 0
@@ -502,11 +508,12 @@ def sqlite_size(database: Path) -> str:
             "SELECT max(n) FROM (SELECT count(*) AS n FROM lab_record GROUP BY learner)"
         ).fetchone()[0]
     rows = ", ".join(f"{n} {table}" for table, n in counts.items())
-    return (
-        f"database {database.stat().st_size / 2**20:.1f} MiB "
-        f"+ WAL {wal_size / 2**20:.1f} MiB; rows: {rows}; "
-        f"most records a learner: {most or 0}"
+    size = database.stat().st_size
+    text = (
+        f"database {size / 2**20:.1f} MiB + WAL {wal_size / 2**20:.1f} MiB; "
+        f"rows: {rows}; most records a learner: {most or 0}"
     )
+    return text, size + wal_size
 
 
 @dataclass
@@ -516,14 +523,26 @@ class Setup:
     title: str
     lab: Child
     store: str | None
-    size: Callable[[], str]
+    size: Callable[[], tuple[str, int]]
     lines: list = field(default_factory=list)
+    samples: list = field(default_factory=list)
 
     def note(self, learners: int) -> None:
         sizes = worker_memory(self.lab.process.pid)
         workers = " + ".join(f"{kib / 1024:.1f}" for kib in sizes)
-        self.lines.append(
-            f"  {learners:6d} learners: worker RSS {workers} MiB; {self.size()}"
+        text, stored = self.size()
+        self.samples.append((learners, sum(sizes) * 1024, stored))
+        self.lines.append(f"  {learners:6d} learners: worker RSS {workers} MiB; {text}")
+
+    def growth(self) -> str:
+        """Describe what each learner added after the first step's warm-up."""
+        first, rss0, stored0 = self.samples[1]
+        last, rss1, stored1 = self.samples[-1]
+        learners = max(last - first, 1)
+        return (
+            f"  from {first} to {last} learners, each added "
+            f"{(rss1 - rss0) / learners / 1024:.1f} KiB of worker RSS and "
+            f"{(stored1 - stored0) / learners / 1024:.1f} KiB of store"
         )
 
 
@@ -540,6 +559,7 @@ def grow(setup: Setup, arguments, halt: threading.Event) -> None:
         setup.note(made)
     elapsed = time.monotonic() - started
     requests = made * (arguments.exchanges + (2 if setup.store else 1))
+    setup.lines.append(setup.growth())
     setup.lines.append(
         f"  ({made} learners in {elapsed:.0f} s, {requests / elapsed:.0f} requests/s, "
         "with the other setup loaded at the same time)"

@@ -7,7 +7,9 @@ studio's SQLite database. Both are bounded per learner and expire.
 import json
 import logging
 import random
+import threading
 import time
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from redis import Redis
@@ -65,7 +67,7 @@ class RedisJournal:
         items = self.client.lrange(f"lab:{learner}:record", 0, -1)
         return [json.loads(item) for item in items]
 
-    def index_add(self, learner: str, store: str, session_id: str):
+    def index_add(self, learner: str, store: str, session_id: str) -> tuple:
         """Note a session the learner holds.
 
         Answer the IDs pushed past the cap and the IDs held now, oldest first.
@@ -116,6 +118,18 @@ class SqlJournal:
         )
         metadata.create_all(engine, checkfirst=True)
         self._trim = self.trim_statement()
+        self._writer = threading.Lock()
+
+    @contextmanager
+    def writing(self):
+        """Open a write transaction, one thread of this process at a time.
+
+        SQLite takes one writer at a time and makes the others poll, sleeping
+        a millisecond or more between tries; threads queued on a lock instead
+        go in as soon as the writer before them commits.
+        """
+        with self._writer, self.engine.begin() as connection:
+            yield connection
 
     def trim_statement(self) -> sa.Delete:
         """Build, once, the delete of a learner's exchanges past the bound."""
@@ -138,7 +152,7 @@ class SqlJournal:
             "body": json.dumps(exchange),
             "expires_at": now + self.lifetime,
         }
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             result = connection.execute(self.record.insert(), row)
             seq = result.inserted_primary_key[0]
             connection.execute(self._trim, {"learner": learner})
@@ -163,10 +177,10 @@ class SqlJournal:
             rows = connection.execute(query).all()
         return [{**json.loads(body), "seq": seq} for seq, body in rows]
 
-    def index_add(self, learner: str, store: str, session_id: str):
+    def index_add(self, learner: str, store: str, session_id: str) -> tuple:
         now = time.time()
         held = self.held
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             mine = (held.c.learner == learner) & (held.c.store == store)
             existing = connection.execute(
                 sa.select(held.c.session_id).where(mine, held.c.session_id == session_id)
@@ -204,7 +218,7 @@ class SqlJournal:
         if not session_ids:
             return
         held = self.held
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             connection.execute(
                 held.delete().where(
                     held.c.learner == learner,
@@ -214,6 +228,6 @@ class SqlJournal:
             )
 
     def clear(self, learner: str) -> None:
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             connection.execute(self.record.delete().where(self.record.c.learner == learner))
             connection.execute(self.held.delete().where(self.held.c.learner == learner))

@@ -649,8 +649,8 @@ def main(argv=None) -> int:
     try:
         with ExitStack() as stack:
             run(arguments, stack)
-    except BenchError as error:
-        print(f"bench failed: {error}", file=sys.stderr)
+    except (BenchError, OSError, http.client.HTTPException) as error:
+        print(f"bench failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     print(f"\nwhole run: {time.monotonic() - started:.0f} s")
     return 0

@@ -8,7 +8,7 @@ in the same run, means anything. Then many learners make a few exchanges each,
 on Redis and on the default SQLite setup, and the workers' memory and the
 store's size are printed as they grow.
 
-    python bench/exchange.py [--seconds 5] [--rounds 3] [--connections 4]
+    python bench/exchange.py [--seconds 4] [--rounds 5] [--connections 4]
 """
 
 import argparse
@@ -52,8 +52,8 @@ class BenchError(RuntimeError):
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add = parser.add_argument
-    add("--seconds", type=int, default=5, help="length of each measured load")
-    add("--rounds", type=int, default=3, help="measured rounds of lab and plain")
+    add("--seconds", type=int, default=4, help="length of each measured load")
+    add("--rounds", type=int, default=5, help="measured rounds of lab and plain")
     add("--connections", type=int, default=4, help="wrk connections, one learner each")
     add("--workers", type=int, default=1, help="gunicorn workers (run.py's default)")
     add("--threads", type=int, default=8, help="threads per worker (run.py's default)")

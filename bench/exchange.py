@@ -635,20 +635,25 @@ def run(arguments, stack: ExitStack) -> None:
     report_comparison(rounds)
     check_record(lab_load)
     plain.stop()
-    if not arguments.learners:
-        return
+    if arguments.learners:
+        setups = [
+            Setup("On Redis (REDIS_URL set), specimen store redis", lab, "redis",
+                  lambda: redis_size(client)),
+            default_setup(stack, workdir, arguments),
+        ]
+        measure_memory(setups, arguments)
 
+
+def default_setup(stack: ExitStack, workdir: Path, arguments) -> Setup:
+    """Serve the lab as make run does: no services, the studio on SQLite."""
     instance = workdir / "sqlite-instance"
     env = lab_environment(instance, None)
     script = ROOT / "run.py"
-    default = start_gunicorn(stack, "lab-sqlite", script, workdir, arguments, env)
-    setups = [
-        Setup("On Redis (REDIS_URL set), specimen store redis", lab, "redis",
-              lambda: redis_size(client)),
-        Setup("The default setup: SQLite, specimen store memory", default, None,
-              lambda: sqlite_size(instance / "studio.sqlite3")),
-    ]
-    measure_memory(setups, arguments)
+    lab = start_gunicorn(stack, "lab-sqlite", script, workdir, arguments, env)
+    return Setup(
+        "The default setup: SQLite, specimen store memory", lab, None,
+        lambda: sqlite_size(instance / "studio.sqlite3"),
+    )
 
 
 def main(argv=None) -> int:

@@ -5,12 +5,19 @@ from .stores.base import StoreUnavailable, describe, session_key
 
 
 def store_contents(
-    lab, learner_id: str, store_name: str, held: str | None = None, settings=None
+    lab,
+    learner_id: str,
+    store_name: str,
+    held: str | None = None,
+    settings=None,
+    *,
+    ids=None,
 ):
     """Answer each session the learner has in the store, with its time to live.
 
-    Sessions the store no longer has (expired, evicted, flushed) drop out of
-    the learner's index here, so the panel shows only what the store holds.
+    ``ids`` is the learner's index when the caller has just read it. Sessions
+    the store no longer has (expired, evicted, flushed) drop out of the
+    learner's index here, so the panel shows only what the store holds.
     The cookie store holds nothing: its one session is the cookie the browser
     holds (``held``, the whole value), read with the learner's ``settings``.
 
@@ -20,8 +27,10 @@ def store_contents(
         return cookie.contents(held, settings)
 
     store = lab.stores.get(store_name)
+    if ids is None:
+        ids = lab.journal.index(learner_id, store_name)
     rows, missing = [], []
-    for session_id in lab.journal.index(learner_id, store_name):
+    for session_id in ids:
         try:
             entry = store.peek(session_key(learner_id, session_id))
         except StoreUnavailable:

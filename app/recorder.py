@@ -162,15 +162,16 @@ class Recorder:
             "error": context.store_error.reason if context.store_error else None,
         }
         if context.store is not None:
-            self.update_index(context, record)
-            record["contents"] = self.contents(context, record)
+            held = self.update_index(context, record)
+            record["contents"] = self.contents(context, record, held)
         record["ms"] = round((time.perf_counter() - started) * 1000, 3)
         self.lab.journal.append(context.learner_id, record)
 
-    def update_index(self, context: LabContext, record: dict) -> None:
+    def update_index(self, context: LabContext, record: dict) -> list | None:
+        """Keep the learner's index of sessions; answer the IDs held, if it changed."""
         if context.settings.store == "cookie":
             # No session lives on the server, so there is nothing to index.
-            return
+            return None
 
         journal = self.lab.journal
         learner, store = context.learner_id, context.settings.store
@@ -182,19 +183,21 @@ class Recorder:
         journal.index_discard(learner, store, gone)
         # A touch is a use too: with resave off it is all a held session gets.
         if record["decision"] and record["decision"]["store_op"] in ("set", "touch"):
-            evicted = journal.index_add(learner, store, record["session_id"])
+            evicted, held = journal.index_add(learner, store, record["session_id"])
             for session_id in evicted:
                 context.store.destroy(
                     session_key(learner, session_id), why="lab limit per learner"
                 )
+            return held
+        return None
 
-    def contents(self, context: LabContext, record: dict) -> list | None:
+    def contents(self, context: LabContext, record: dict, ids=None) -> list | None:
         """Answer what the store holds for this learner, right after the exchange."""
         settings = context.settings
         held = held_id(record, settings)
         try:
             return store_contents(
-                self.lab, context.learner_id, settings.store, held, settings
+                self.lab, context.learner_id, settings.store, held, settings, ids=ids
             )
         except StoreUnavailable as error:
             record["contents_error"] = error.reason

@@ -2,7 +2,7 @@
 
 import re
 import secrets
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 STORE_NAMES = (
     "memory",
@@ -66,7 +66,9 @@ class Settings:
 
     def to_dict(self) -> dict:
         """Answer the settings as JSON-ready data."""
-        data = asdict(self)
+        # Every value is immutable, so asdict's deep copy would be wasted work
+        # on each recorded exchange.
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["secrets"] = list(self.secrets)
         return data
 
@@ -97,11 +99,14 @@ class Settings:
         if not data:
             return cls()
 
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _KNOWN_FIELDS}
         if "secrets" in values:
             values["secrets"] = tuple(values["secrets"])
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Settings))
+_KNOWN_FIELDS = frozenset(_FIELD_NAMES)
 
 
 def _boolean(name, value):

@@ -287,3 +287,17 @@ def test_the_other_site_and_the_arrivals_pass_axe(page):
     site.back()
     expect(page.get_by_test_id("arrivals-table")).to_be_visible()
     assert serious_violations(page) == []
+
+
+def test_every_step_opens_and_the_lesson_can_be_finished(page):
+    lesson = LessonPage(page)
+    page.goto("/")
+    lesson.open("samesite", 1)
+
+    for number in range(1, 11):
+        expect(page).to_have_url(re.compile(rf"/lessons/samesite/{number}$"))
+        lesson.next_step()
+
+    expect(page).to_have_url(re.compile(r"/#lesson-samesite$"))
+    progress = page.get_by_test_id("progress-samesite")
+    expect(progress).to_contain_text("10 of 10 steps done")

@@ -214,3 +214,16 @@ def test_the_connection_and_the_burst_pass_axe(page):
     run_burst(page, lesson)
     page.get_by_text("Every exchange of the burst").click()
     assert serious_violations(page) == []
+
+
+def test_every_step_opens_and_the_lesson_can_be_finished(page):
+    lesson = LessonPage(page)
+    page.goto("/")
+    lesson.open("tls", 1)
+
+    for number in range(1, 9):
+        expect(page).to_have_url(re.compile(rf"/lessons/tls/{number}$"))
+        lesson.next_step()
+
+    expect(page).to_have_url(re.compile(r"/#lesson-tls$"))
+    expect(page.get_by_test_id("progress-tls")).to_contain_text("8 of 8 steps done")

@@ -82,7 +82,8 @@ def other_site_visit(kinds) -> dict:
     if urlsplit(other).hostname == urlsplit(lab_origin).hostname:
         facts["problem"] = (
             f"The other site's origin {other} has the lab's own host name, so its "
-            "requests would be same-site. Give OTHER_SITE_ORIGIN another host."
+            "requests would be same-site. Set SESSION_LAB_OTHER_SITE_ORIGIN to "
+            "another host."
         )
         return facts
 

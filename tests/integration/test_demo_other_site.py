@@ -219,3 +219,13 @@ def test_the_arrivals_table_reads_each_cookie_header_from_the_record(app, learne
     assert re.search(r'data-kind="form" data-carried="no"', row)
     assert re.search(r'data-kind="frame" data-carried="untried"', row)
     assert "the lab knew you by the visit token" in text
+
+
+def test_an_other_site_on_the_lab_s_own_host_is_refused(make_app):
+    app = make_app(OTHER_SITE_ORIGIN="http://localhost:9000")
+    learner = Learner(app.test_client())
+
+    page = learner.client.get("/lessons/samesite/4").get_data(True)
+
+    assert "/demos/elsewhere/" not in page
+    assert "has the lab&#39;s own host name" in page

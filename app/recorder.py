@@ -13,7 +13,7 @@ from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import learners
+from . import learners, visits
 from .inspect import store_contents
 from .settings import Settings
 from .specimen import cookie
@@ -80,6 +80,9 @@ class Recorder:
         except STUDIO_STATE_ERRORS as error:
             log.warning("lab request refused: the studio's store failed: %s", error)
             return self.studio_down()(environ, start_response)
+        except visits.VisitError as error:
+            log.warning("lab request refused: %s", error)
+            return self.no_learner(str(error))(environ, start_response)
         if learner is None:
             return self.no_learner()(environ, start_response)
 
@@ -118,14 +121,21 @@ class Recorder:
 
     def learner(self, environ):
         with self.studio.request_context(environ):
-            return learners.current(create=False)
+            learner = learners.current(create=False)
+        # A cross-site request may come without the studio cookie; the
+        # SameSite lesson's visit token then says whose it is.
+        return learner or visits.visitor(self.studio, environ)
 
-    def no_learner(self):
+    def no_learner(self, reason: str = ""):
         message = (
             "No learner: this request carried no lab_learner cookie. Open the "
             "studio's home page first, or with curl keep a cookie jar: "
             "curl -c jar -b jar http://HOST/api/settings"
         )
+        if reason:
+            message = (
+                f"No learner: this request carried no lab_learner cookie, and {reason}."
+            )
         return PlainAnswer("400 Bad Request", message)
 
     def studio_down(self):
@@ -161,6 +171,8 @@ class Recorder:
             "operations": context.operations,
             "error": context.store_error.reason if context.store_error else None,
         }
+        if context.environ.get(visits.ENVIRON_KEY):
+            record["visit"] = True
         if context.store is not None:
             held = self.update_index(context, record)
             record["contents"] = self.contents(context, record, held)

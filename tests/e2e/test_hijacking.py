@@ -30,11 +30,13 @@ def fetch_json(page, path: str, method: str = "GET", form: dict | None = None):
     )
 
 
-def thief_with(new_context, cookies: list, base: str):
-    """Open a second browser holding the given cookies, on the studio's origin."""
+def second_browser(new_context, base: str):
+    """Open a second browser on the studio's origin, holding no cookie yet.
+
+    A static file needs no learner, so the page makes none of its own.
+    """
     thief = new_context().new_page()
-    thief.context.add_cookies(cookies)
-    thief.goto(f"{base}/")
+    thief.goto(f"{base}/static/lab.css")
     return thief
 
 
@@ -62,7 +64,8 @@ def test_a_second_browser_with_the_cookies_is_the_learner(
     victim_cookie = log_in(lesson, 2)
 
     # A real second browser, given every cookie the first one holds.
-    thief = thief_with(new_context, page.context.cookies(), live_server.url)
+    thief = second_browser(new_context, live_server.url)
+    thief.context.add_cookies(page.context.cookies())
     assert browser_cookie(thief, "sid")["value"] == victim_cookie["value"]
     assert fetch_json(thief, "/lab/") == {"user": "alice"}
     form = {"key": "email", "value": ATTACKER_EMAIL}
@@ -237,18 +240,18 @@ def test_a_stolen_cookie_stops_working_when_the_store_entry_expires(
     page, new_context, live_server
 ):
     lesson = LessonPage(page)
+    thief = second_browser(new_context, live_server.url)
     page.goto("/")
     held = log_in(lesson, 13)
-    login = lesson.exchanges()[-1]
-    assert login["settings"]["max_age"] == 15
-    key = next(op["key"] for op in login["operations"] if op["op"] == "set")
-    cache, (expires_at, _) = memory_entry(live_server, key)
-    assert cache.get(key)["user"] == "alice"
 
     # The thief's copy has no Expires: a client that ignores it, as curl does.
-    stolen = [{**c, "expires": -1} for c in page.context.cookies()]
-    thief = thief_with(new_context, stolen, live_server.url)
+    # It is used at once, well inside the session's 15 seconds.
+    thief.context.add_cookies([{**c, "expires": -1} for c in page.context.cookies()])
+    login = lesson.exchanges()[-1]
+    key = next(op["key"] for op in login["operations"] if op["op"] == "set")
+    cache, (expires_at, _) = memory_entry(live_server, key)
     assert fetch_json(thief, "/lab/") == {"user": "alice"}
+    assert login["settings"]["max_age"] == 15
     _, (pushed_to, _) = memory_entry(live_server, key)
     assert pushed_to > expires_at, "the thief's request pushed the store's expiry"
 

@@ -63,6 +63,9 @@ class Settings:
     unset: str = "keep"
     partitioned: bool = False
     priority: str | None = None
+    # Not an option of express-session but of the app using it: whether the
+    # specimen's login handler calls req.session.regenerate before setting user.
+    regenerate_on_login: bool = True
 
     def to_dict(self) -> dict:
         """Answer the settings as JSON-ready data."""
@@ -179,4 +182,5 @@ _CHECKS = {
     "unset": _choice(UNSET_VALUES),
     "partitioned": _boolean,
     "priority": _choice(PRIORITY_VALUES, nullable=True),
+    "regenerate_on_login": _boolean,
 }

@@ -55,7 +55,14 @@ def set_value():
 @bp.post("/login")
 def login():
     user = field("user", KEY_LIMIT)
-    session.regenerate()
+    exchange = session.exchange
+    if exchange.settings.regenerate_on_login:
+        session.regenerate()
+    else:
+        exchange.decision.reasons.append(
+            "login without regenerate (regenerate_on_login is off): the user is "
+            "written into the session the request came with"
+        )
     session["user"] = user
     return answer()
 

@@ -37,6 +37,8 @@ REQUEST_NOTES = {
     "hx-trigger": "sent by htmx: the id of the button that sent the request",
     "hx-target": "sent by htmx: where the page shows the answer",
     "hx-current-url": "sent by htmx: the page the request came from",
+    "x-lab-client": "added by a lesson's demo: this request came from a second "
+    "client the server played, not from your browser",
 }
 RESPONSE_NOTES = {
     "set-cookie": "asks the browser to store a cookie; the browser may refuse",
@@ -230,6 +232,11 @@ class ExchangeView:
         if not host or host.endswith("]"):
             return host
         return host.rsplit(":", 1)[0] if ":" in host else host
+
+    @property
+    def from_second_client(self) -> bool:
+        """Answer whether a demo's second client sent this, not the browser."""
+        return self.request_header("x-lab-client") is not None
 
     @property
     def forwarded_proto(self) -> str | None:
@@ -449,6 +456,9 @@ class ExchangeView:
         if self.previous is None or self.specimen_cookie is not None:
             return None
         before = ExchangeView(self.previous, None, self.studio_cookie)
+        if self.from_second_client or before.from_second_client:
+            # Two clients, two cookie jars: one's cookie is not the other's.
+            return None
         cookie = before.specimen_set_cookie
         if cookie is None or cookie.name != self.cookie_name or not cookie.value:
             return None

@@ -35,6 +35,7 @@ BOOLEAN_SETTINGS = (
     "resave",
     "save_uninitialized",
     "partitioned",
+    "regenerate_on_login",
 )
 OPTIONAL_TEXT_SETTINGS = ("same_site", "domain", "priority")
 SETTING_HELP = {
@@ -59,6 +60,9 @@ SETTING_HELP = {
     "secrets": "secret: one a line; the first signs, every one verifies.",
     "partitioned": "cookie.partitioned: keep the cookie apart per top-level site.",
     "priority": "cookie.priority: which cookies Chromium evicts first.",
+    "regenerate_on_login": "req.session.regenerate in the login handler, not "
+    "an express-session option: destroy the session and give it a new ID "
+    "before setting the user.",
 }
 SETTING_LABELS = {
     "store": "Store",
@@ -77,6 +81,7 @@ SETTING_LABELS = {
     "secrets": "secrets",
     "partitioned": "partitioned",
     "priority": "priority",
+    "regenerate_on_login": "regenerate on login",
 }
 
 

@@ -141,6 +141,7 @@ BAD_SETTINGS = [
     ("unset", "maybe"),
     ("partitioned", "no"),
     ("priority", "urgent"),
+    ("regenerate_on_login", "yes"),
     ("nosuch", 1),
 ]
 

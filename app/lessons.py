@@ -383,6 +383,9 @@ def check_step(path: Path, kind: str, data: dict, line: int) -> dict:
     sends = "request" in data or "requests" in data or "demo" not in data
     if kind in ("try", "predict") and sends:
         fields.update(check_sending(path, data, line))
+    elif kind in ("try", "predict"):
+        # A demo that sends its own requests still needs its settings applied.
+        fields.update(check_setup(path, data, line))
     if kind == "predict":
         fields.update(check_prediction(path, data, line))
     return fields
@@ -412,7 +415,11 @@ def check_sending(path: Path, data: dict, line: int) -> dict:
             path, line, f"requests is a list of 1 to {MAX_REQUESTS} requests"
         )
     requests = tuple(check_request(path, item, line) for item in raw)
+    return {"requests": requests, **check_setup(path, data, line)}
 
+
+def check_setup(path: Path, data: dict, line: int) -> dict:
+    """Check the settings a step asks for, with or without requests of its own."""
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):
         raise LessonError(path, line, "settings is a mapping of setting: value")
@@ -431,7 +438,7 @@ def check_sending(path: Path, data: dict, line: int) -> dict:
                 path, _key_line(path, line, name), f"{name} must be true or false"
             )
         flags[name] = value
-    return {"requests": requests, "settings": settings, **flags}
+    return {"settings": settings, **flags}
 
 
 def check_request(path: Path, item, line: int) -> LabRequest:

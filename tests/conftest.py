@@ -109,6 +109,8 @@ def make_app(tmp_path):
     # warns when collected, and warnings are errors.
     for app in made:
         app.extensions["session_lab"].stores.close()
+        # Specimen workers are processes: each test stops the ones it started.
+        app.extensions["specimen_workers"].stop()
 
 
 @pytest.fixture

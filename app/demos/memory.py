@@ -10,7 +10,7 @@ import math
 import time
 from urllib.parse import quote
 
-from flask import current_app, render_template, request
+from flask import current_app, request
 
 from .. import learners
 from ..recorder import held_id
@@ -57,18 +57,20 @@ def latest_record(learner) -> dict | None:
 
 
 def browser_holds(learner) -> tuple[str | None, int | None]:
-    """Answer the session ID the browser holds after its latest exchange, and when."""
+    """Answer the session ID the browser holds after its latest exchange, and when.
+
+    A signed-cookie exchange leaves the browser no ID, only the session itself.
+    """
     record = latest_record(learner)
-    if record is None or learner.settings.store == "cookie":
+    if record is None or record.get("store") == "cookie":
         return None, None
-    return held_id(record, learner.settings), record.get("seq")
+    return held_id(record), record.get("seq")
 
 
 def problem(message: str, status: int):
-    return hx.render(
-        "demos/memory/_problem.html", "demos/memory/_problem.html", status,
-        message=message,
-    )
+    """Answer why a demo could not run, in the place its result would go."""
+    template = "demos/memory/_problem.html"
+    return hx.render(template, template, status, message=message)
 
 
 def worker_context(name: str, learner) -> dict:
@@ -167,10 +169,8 @@ def memory_census():
         context = worker_context(BURST_WORKER, learner)
     except WorkerError as error:
         return problem(str(error), 503)
-    return hx.render(
-        "demos/memory/_census.html", "demos/memory/_census.html",
-        checked_at=time.time(), **context,
-    )
+    template = "demos/memory/_census.html"
+    return hx.render(template, template, **context)
 
 
 def visitors_answer(path: str, form: dict, template: str):
@@ -185,20 +185,24 @@ def visitors_answer(path: str, form: dict, template: str):
 
 
 @bp.app_template_global()
-def memory_chart(samples: list, key: str, width: int = 360, height: int = 150) -> dict:
-    """Answer a line chart's geometry for one measure of the samples.
+def memory_chart(samples: list, keys, width: int = 360, height: int = 150) -> dict:
+    """Answer a line chart's geometry for some measures of the samples.
 
     The axes start at zero so a flat line reads as flat and a drop as a drop.
     """
+    keys = [keys] if isinstance(keys, str) else list(keys)
     left, right, top, bottom = 48, 8, 8, 26
     plot_w, plot_h = width - left - right, height - top - bottom
     most_x = max((s["visitors"] for s in samples), default=0) or 1
-    most_y = nice_ceiling(max((s[key] for s in samples), default=0))
-    points = " ".join(
-        f"{left + plot_w * s['visitors'] / most_x:.1f},"
-        f"{top + plot_h - plot_h * s[key] / most_y:.1f}"
-        for s in samples
-    )
+    most_y = nice_ceiling(max((s[k] for s in samples for k in keys), default=0))
+
+    def points(key: str) -> str:
+        return " ".join(
+            f"{left + plot_w * s['visitors'] / most_x:.1f},"
+            f"{top + plot_h - plot_h * s[key] / most_y:.1f}"
+            for s in samples
+        )
+
     return {
         "width": width,
         "height": height,
@@ -206,7 +210,7 @@ def memory_chart(samples: list, key: str, width: int = 360, height: int = 150) -
         "top": top,
         "bottom": top + plot_h,
         "right": left + plot_w,
-        "points": points,
+        "lines": [{"key": key, "points": points(key)} for key in keys],
         "y_ticks": [
             {"value": v, "y": round(top + plot_h - plot_h * v / most_y, 1)}
             for v in (0, most_y // 2, most_y)

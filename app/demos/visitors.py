@@ -249,10 +249,10 @@ def run_burst(learner, count: int, every: int) -> dict:
         return {"visitors": visitors, **census(store), "yours": census(store, mine)}
 
     samples = [sample(0)]
-    operations, cookies, evicted, first = Counter(), 0, 0, None
+    operations, decisions, cookies, evicted = Counter(), Counter(), 0, 0
     for number in range(1, count + 1):
         done = visit(learner.settings, learner.id, store)
-        first = first or done
+        decisions[done.reasons] += 1
         operations[done.store_op] += 1
         cookies += done.set_cookie
         if done.store_op == "set":
@@ -269,7 +269,10 @@ def run_burst(learner, count: int, every: int) -> dict:
         "stored": operations["set"],
         "left_alone": operations["none"],
         "cookies": cookies,
-        "first": {"status": first.status, "reasons": list(first.reasons)},
+        "decisions": [
+            {"reasons": list(reasons), "visitors": visitors}
+            for reasons, visitors in decisions.most_common()
+        ],
         "evicted": evicted,
         "kept_limit": VISITOR_SESSIONS_KEPT,
         "threshold": store.cache._threshold,

@@ -1,7 +1,10 @@
 """The bots demos: cookie-less visitors fill the store, or not, and Flask-Session."""
 
 import pytest
+from cachelib import SimpleCache
+from flask_session.cachelib import CacheLibSessionInterface
 
+from app.demos.bots import flask_session_app, run_flask_session
 from tests.workerprobe import held, number, shown
 
 from .conftest import Learner
@@ -35,6 +38,9 @@ def test_a_hundred_visitors_add_a_hundred_entries_or_none(
     assert number(html, "entries-after") == after["store"]["entries"]
     word = "on" if save_uninitialized else "off"
     assert f"With saveUninitialized {word}" in shown(html, "bot-burst")
+    decision = shown(html, "decision")
+    assert decision.startswith("All visitors: new session: no cookie")
+    assert ("saveUninitialized is on" in decision) == save_uninitialized
 
 
 @pytest.mark.parametrize(
@@ -52,11 +58,6 @@ def test_flask_session_stores_only_sessions_that_hold_something(
 
 
 def test_the_flask_session_app_is_flask_session_itself():
-    from flask_session.cachelib import CacheLibSessionInterface
-
-    from app.demos.bots import flask_session_app, run_flask_session
-    from cachelib import SimpleCache
-
     app = flask_session_app(SimpleCache())
     assert type(app.session_interface) is CacheLibSessionInterface
     assert run_flask_session(3, consent=True) == {

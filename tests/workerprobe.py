@@ -69,3 +69,19 @@ def shown(html: str, testid: str) -> str:
 
 def number(html: str, testid: str) -> int:
     return int(shown(html, testid))
+
+
+def workers_started_by(parent: int) -> list[int]:
+    """Answer the running specimen workers whose parent is the given process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, ppid = fields[0], int(fields[1])
+        if ppid == parent and state != "Z" and is_worker_process(int(entry.name)):
+            found.append(int(entry.name))
+    return found

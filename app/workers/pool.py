@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -36,7 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SELF_PATH = "/demos/visitors/self"
 ANSWER_LIMIT = 1024 * 1024
 STOP_SECONDS = 5.0
-TURNS_KEPT = 10000
 
 
 @dataclass(frozen=True)
@@ -91,7 +89,6 @@ class Workers:
         self.folder = self.instance / "workers"
         self.children: dict[int, subprocess.Popen] = {}
         self.trusted: dict[str, Worker] = {}
-        self.turns: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
         self._hooked = False
 
@@ -144,15 +141,6 @@ class Workers:
         self.trusted[name] = worker
         log.info("restarted worker %s: process %s, now %s", name, previous, worker.pid)
         return old, worker
-
-    def alternate(self, learner_id: str) -> str:
-        """Answer the worker the balancer sends this learner's next request to."""
-        with self._lock:
-            turn = self.turns.pop(learner_id, -1) + 1
-            self.turns[learner_id] = turn
-            while len(self.turns) > TURNS_KEPT:
-                self.turns.popitem(last=False)
-        return WORKER_NAMES[turn % len(WORKER_NAMES)]
 
     def call(self, name: str, method: str, path: str, cookie=None, form=None):
         """Ask a worker's demo routes for JSON, on behalf of the given cookies.

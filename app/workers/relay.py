@@ -1,7 +1,9 @@
 """The relay under /lab/workers/: a small reverse proxy to the workers.
 
 ``/lab/workers/a/...`` goes to worker a, ``/lab/workers/b/...`` to worker b,
-and ``/lab/workers/balanced/...`` to each in turn, as a load balancer would.
+and ``/lab/workers/balanced/...`` to each in turn, as a load balancer would:
+to the worker that did not serve the learner's latest exchange, read from
+the record, so every studio process takes the same turn.
 The path, the headers and the body go through as the browser sent them, and
 the answer comes back as the worker gave it, Set-Cookie and all; only the
 hop-by-hop headers, which belong to one connection, stay behind.
@@ -52,6 +54,8 @@ class Relay:
 
         try:
             learner = self.recorder.learner(environ)
+            if learner is not None and name == BALANCED:
+                name = self.next_turn(learner.id)
         except STUDIO_STATE_ERRORS as error:
             log.warning("relay refused a request: the studio's store failed: %s", error)
             return self.recorder.studio_down()(environ, start_response)
@@ -59,8 +63,6 @@ class Relay:
             return self.recorder.no_learner()(environ, start_response)
 
         workers = self.studio.extensions["specimen_workers"]
-        if name == BALANCED:
-            name = workers.alternate(learner.id)
         try:
             body = read_body(environ, self.studio.config["MAX_CONTENT_LENGTH"])
         except ValueError as error:
@@ -94,6 +96,15 @@ class Relay:
         workers.forget(name)
         worker = workers.get(name)
         return send(worker.port, environ, body)
+
+    def next_turn(self, learner_id: str) -> str:
+        """Answer the worker that did not serve the learner's latest worker exchange."""
+        journal = self.studio.extensions["session_lab"].journal
+        served = [r.get("worker") for r in journal.exchanges(learner_id)]
+        last = next((w for w in reversed(served) if w in WORKER_NAMES), None)
+        if last is None:
+            return WORKER_NAMES[0]
+        return WORKER_NAMES[(WORKER_NAMES.index(last) + 1) % len(WORKER_NAMES)]
 
     def unknown(self, name: str) -> PlainAnswer:
         names = ", ".join(f"/lab/workers/{n}/" for n in (*WORKER_NAMES, BALANCED))

@@ -137,12 +137,20 @@ def test_a_worker_that_died_is_started_again_by_the_next_request(
 
 def test_a_second_studio_process_finds_the_same_workers(worker_studio, learner):
     learner.lab("GET", "/workers/a/")
+    learner.lab("GET", "/workers/b/")
     running = worker(worker_studio, "a")
     twin = create_app({"TESTING": True}, instance_path=worker_studio.instance_path)
     try:
         found = twin.extensions["specimen_workers"].get("a")
         assert found == running
         assert twin.extensions["specimen_workers"].started_here() == []
+
+        # The balancer's turn comes from the record, so the twin takes it up.
+        client = twin.test_client()
+        client.set_cookie("lab_learner", learner.cookie("lab_learner", "/"))
+        for expected in ("a", "b"):
+            client.get("/lab/workers/balanced/", headers={"Accept": "application/json"})
+            assert learner.last()["worker"] == expected
     finally:
         twin.extensions["session_lab"].stores.close()
 

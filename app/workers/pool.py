@@ -280,9 +280,17 @@ class Workers:
 
     @contextmanager
     def locked(self):
-        """Hold the instance folder's worker lock, across threads and processes."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a+") as handle:
+        """Hold the instance folder's worker lock, across threads and processes.
+
+        :raise WorkerError: the instance folder cannot hold the lock.
+        """
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / ".lock", "a+")
+        except OSError as error:
+            message = f"cannot keep workers in {self.folder}: {error}"
+            raise WorkerError(message) from error
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -297,10 +305,16 @@ class Workers:
             return None
 
     def write(self, worker: Worker) -> None:
+        """:raise WorkerError: the registry cannot be written; the worker stops."""
         path = self.folder / f"{worker.name}.json"
         partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(asdict(worker)))
-        os.replace(partial, path)
+        try:
+            partial.write_text(json.dumps(asdict(worker)))
+            os.replace(partial, path)
+        except OSError as error:
+            self.end(worker)
+            message = f"cannot note {worker.title} in {path}: {error}"
+            raise WorkerError(message) from error
 
 
 def stop_child(process: subprocess.Popen) -> None:

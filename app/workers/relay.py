@@ -85,9 +85,10 @@ class Relay:
 
         :raise WorkerError: the worker could not be started or did not answer.
         """
+        timeout = self.studio.config["WORKER_ANSWER_SECONDS"]
         worker = workers.get(name)
         try:
-            return send(worker.port, environ, body)
+            return send(worker.port, environ, body, timeout)
         except WorkerError:
             if workers.answers(worker):
                 raise
@@ -95,7 +96,7 @@ class Relay:
         # served nothing, so sending to its successor repeats nothing.
         workers.forget(name)
         worker = workers.get(name)
-        return send(worker.port, environ, body)
+        return send(worker.port, environ, body, timeout)
 
     def next_turn(self, learner_id: str) -> str:
         """Answer the worker that did not serve the learner's latest worker exchange."""
@@ -154,12 +155,12 @@ def request_headers(environ: dict) -> list[tuple[str, str]]:
     return headers
 
 
-def send(port: int, environ: dict, body: bytes):
+def send(port: int, environ: dict, body: bytes, timeout: float):
     """Send one request to a worker; answer its status line, headers and body.
 
     :raise WorkerError: the worker did not answer in full.
     """
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         connection.putrequest(
             environ.get("REQUEST_METHOD", "GET"),

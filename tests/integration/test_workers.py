@@ -155,6 +155,29 @@ def test_a_second_studio_process_finds_the_same_workers(worker_studio, learner):
         twin.extensions["session_lab"].stores.close()
 
 
+def test_a_studio_process_restarts_a_worker_another_one_started(
+    worker_studio, learner
+):
+    learner.lab("POST", "/workers/b/set", data={"key": "colour", "value": "red"})
+    old = worker(worker_studio, "b")
+    studio_cookie = learner.cookie("lab_learner", "/")
+    twin = create_app(
+        {"TESTING": True, "WORKER_RESTART_SECONDS": 0},
+        instance_path=worker_studio.instance_path,
+    )
+    twin_workers = twin.extensions["specimen_workers"]
+    try:
+        replaced, fresh = twin_workers.restart("b")
+
+        assert replaced == old and gone(old.pid)
+        assert twin_workers.started_here() == [fresh.pid]
+        assert held(worker_studio, "b", studio_cookie)["yours"]["entries"] == 0
+    finally:
+        twin_workers.stop()
+        twin.extensions["session_lab"].stores.close()
+    assert not alive(fresh.pid) and worker(worker_studio, "b") is None
+
+
 def test_restarts_are_limited_for_the_whole_class(worker_studio, learner):
     learner.lab("GET", "/workers/a/")
     workers = worker_studio.extensions["specimen_workers"]
@@ -220,3 +243,17 @@ def test_workers_leave_when_their_studio_is_killed(tmp_path):
             studio.kill()
             studio.wait()
         studio.stdout.close()
+
+
+def test_an_instance_folder_that_cannot_hold_workers_is_a_clear_503(make_app):
+    app = make_app()
+    (Path(app.instance_path) / "workers").write_text("a file where the folder goes")
+    learner = Learner(app.test_client())
+
+    answer = learner.lab("GET", "/workers/a/")
+
+    assert answer.status_code == 503
+    assert "Worker A is not available: cannot keep workers in" in answer.get_data(
+        as_text=True
+    )
+    assert app.extensions["specimen_workers"].started_here() == []

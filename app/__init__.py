@@ -11,7 +11,7 @@ from htmx_flask import Htmx
 from redis import Redis
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from . import db, lessons
+from . import db, lessons, workers
 from .config import SERVICE_VARIABLES, Defaults, load_secret_key
 from .journal import RedisJournal, SqlJournal
 from .recorder import Recorder
@@ -61,8 +61,9 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     Htmx(app)
     register_views(app)
 
-    specimen = create_specimen(app)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/lab": Recorder(app, specimen)})
+    recorder = Recorder(app, create_specimen(app))
+    mounts = {"/lab": recorder, **workers.init_app(app, recorder)}
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)
     return app
 
 

@@ -56,6 +56,13 @@ class Defaults:
     # in for each other; set it when the lab is served under any other name.
     OTHER_SITE_ORIGIN = ""
 
+    # The specimen workers the memory lessons start (app/workers/): how long
+    # one may take to start, how long a demo waits for its answer, and how
+    # often any one worker may be restarted, whoever asks.
+    WORKER_START_SECONDS = 60
+    WORKER_ANSWER_SECONDS = 30
+    WORKER_RESTART_SECONDS = 10
+
 
 def load_secret_key(instance_path: str) -> str:
     """Read the installation's secret, making a random one on first start.

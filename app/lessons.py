@@ -384,6 +384,7 @@ def check_step(path: Path, kind: str, data: dict, line: int) -> dict:
     if kind in ("try", "predict") and sends:
         fields.update(check_sending(path, data, line))
     elif kind in ("try", "predict"):
+        # A demo that sends its own requests still needs its settings applied.
         fields.update(check_setup(path, data, line))
     if kind == "predict":
         fields.update(check_prediction(path, data, line))

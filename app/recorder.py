@@ -6,6 +6,7 @@ so the headers on the page are true by construction.
 """
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -170,6 +171,9 @@ class Recorder:
             "decision": decision.to_dict() if decision else None,
             "operations": context.operations,
             "error": context.store_error.reason if context.store_error else None,
+            # Which process served it: a memory store lives in one process.
+            "pid": os.getpid(),
+            "worker": self.studio.config.get("SPECIMEN_WORKER"),
         }
         if context.environ.get(visits.ENVIRON_KEY):
             record["visit"] = True

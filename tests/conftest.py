@@ -24,6 +24,15 @@ def clean_environment(monkeypatch):
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_worker_left_behind():
+    """Fail the run if a specimen worker it started is still running at its end."""
+    yield
+    from tests.workerprobe import workers_started_by
+
+    assert workers_started_by(os.getpid()) == [], "specimen workers outlived the run"
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     try:
@@ -109,6 +118,8 @@ def make_app(tmp_path):
     # warns when collected, and warnings are errors.
     for app in made:
         app.extensions["session_lab"].stores.close()
+        # Specimen workers are processes: each test stops the ones it started.
+        app.extensions["specimen_workers"].stop()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A learner driving the lab, and probes that read the stores without the app."""
 
+import os
 import time
 from urllib.parse import unquote
 
@@ -222,3 +223,32 @@ def probe(lab_app, store_name, request):
     redis_probe = RedisProbe(request.getfixturevalue("redis_url"))
     yield redis_probe
     redis_probe.close()
+
+
+@pytest.fixture(scope="module")
+def worker_studio(tmp_path_factory):
+    """A studio whose two specimen workers every test of a module shares.
+
+    A worker is a whole interpreter starting the app, seconds on a busy
+    machine, so a module starts them once; each test is a learner of its own.
+    At the end the workers are stopped, and must really be gone.
+    """
+    from app import create_app
+    from tests.conftest import SERVICE_VARIABLES
+    from tests.workerprobe import gone
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("FLASK_", "SESSION_LAB_")) or name in SERVICE_VARIABLES:
+                patch.delenv(name)
+        folder = tmp_path_factory.mktemp("workers")
+        app = create_app(
+            {"TESTING": True, "WORKER_RESTART_SECONDS": 0}, instance_path=str(folder)
+        )
+    yield app
+
+    workers = app.extensions["specimen_workers"]
+    started = workers.started_here()
+    workers.stop()
+    app.extensions["session_lab"].stores.close()
+    assert [pid for pid in started if not gone(pid)] == []

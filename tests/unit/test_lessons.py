@@ -278,3 +278,43 @@ def test_the_outcome_is_the_choice_the_record_bears_out():
     assert outcome(race, FACTS).id == "red"
     assert outcome(race, {**FACTS, "held_data": {"colour": "blue"}}).id == "blue"
     assert outcome(race, {**FACTS, "held_data": None}) is None
+
+
+DEMO_STEP = """\
+---
+id: a
+title: A lesson
+summary: What it teaches.
+---
+
+## try: Use a demo
+
+```yaml
+demo: restart_worker
+forget_cookie: true
+settings:
+  {setting}
+```
+"""
+
+
+def test_a_demo_step_without_requests_keeps_its_settings(tmp_path):
+    text = DEMO_STEP.format(setting="save_uninitialized: false")
+    path = write(tmp_path, "demo.md", text)
+
+    step = load_lesson(path).steps[0]
+
+    assert step.demo == "restart_worker"
+    assert step.requests == ()
+    assert step.settings == {"save_uninitialized": False}
+    assert step.forget_cookie and step.needs_settings
+
+
+def test_a_demo_step_with_a_bad_setting_is_refused(tmp_path):
+    path = write(tmp_path, "demo.md", DEMO_STEP.format(setting="resav: false"))
+
+    with pytest.raises(LessonError) as caught:
+        load_lesson(path)
+
+    assert caught.value.line == 13
+    assert "resav: no such setting" in caught.value.problem

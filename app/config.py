@@ -51,6 +51,12 @@ class Defaults:
 
     MAX_CONTENT_LENGTH = 64 * 1024
 
+    # The cache lesson's flush deletes every learner's specimen sessions on the
+    # cache, as a real flush would. Right for one learner; on a server a class
+    # shares, set SESSION_LAB_DEMO_FLUSH_ALLOWED=false and each flush deletes
+    # only the learner's own sessions and those of the visitors they sent.
+    DEMO_FLUSH_ALLOWED = True
+
 
 def load_secret_key(instance_path: str) -> str:
     """Read the installation's secret, making a random one on first start.

@@ -194,7 +194,8 @@ def test_timed_reads_cover_every_store_and_leave_no_copies(
             shown = fragment.text(f"{figure}-{name}")
             assert shown.endswith(" ms") and float(shown.split()[0]) >= 0
     html = answer.get_data(as_text=True)
-    assert "not timed: not configured: POSTGRES_URL is not set" in html
+    untimed = fragment.text("untimed")
+    assert "PostgreSQL: not configured: POSTGRES_URL is not set" in untimed
     assert "50 reads of your session on each store" in html
 
     redis = Redis.from_url(redis_url)

@@ -493,4 +493,5 @@ def facts(view: ExchangeView) -> dict:
         "lookup": lookup or "none",
         "same_id": cookie_id is not None and cookie_id == record.get("session_id"),
         "held_data": view.held_data(),
+        "store": record.get("store"),
     }

@@ -44,7 +44,9 @@ SERVER_ERRORS = (
     OSError,
 )
 
-SPECIMEN_SESSION = re.compile(r"^lab:(?P<learner>[A-Za-z0-9_-]+):sess:[A-Za-z0-9_-]+$")
+SPECIMEN_SESSION = re.compile(
+    r"^lab:(?P<learner>[A-Za-z0-9_-]+):sess:[A-Za-z0-9_-]+$"
+)
 STUDIO_RECORD = re.compile(
     r"^lab:(?P<learner>[A-Za-z0-9_-]+):(?:record|seq|index:[a-z]+)$"
 )
@@ -308,7 +310,6 @@ def cache_flush():
         before=before,
         after=after,
         removed=removed,
-        asked=len(targets),
         everyone=everyone,
         title=store_title(store),
     )

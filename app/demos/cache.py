@@ -75,6 +75,11 @@ class Census:
     capped: bool = False
     items: int | None = None
     session_keys: list = field(default_factory=list, repr=False)
+    taken_at: float = field(default_factory=time.time)
+
+    @property
+    def clock(self) -> str:
+        return time.strftime("%H:%M:%S", time.localtime(self.taken_at))
 
     @property
     def total(self) -> int:

@@ -64,16 +64,22 @@ def shown_count(page, testid: str) -> int:
 
 
 def counted_when_still(page, redis: Redis, testid: str, read) -> tuple[int, int]:
-    """Read a count on the page between two equal readings of the server."""
+    """Read a count on a fresh census taken between two equal readings of the server."""
     for _ in range(3):
+        table = page.locator("#cache-keys .census")
+        taken = table.get_attribute("data-taken")
         before = len(read(redis))
         page.get_by_role("button", name="Count the keys again").click()
-        expect(page.locator("#cache-keys .census")).to_be_visible()
-        page.wait_for_load_state("networkidle")
+        expect(table).not_to_have_attribute("data-taken", taken)
         shown = shown_count(page, testid)
         if len(read(redis)) == before:
             return shown, before
     raise AssertionError("the server kept changing while it was counted")
+
+
+def lasting(redis: Redis, keys: set[str]) -> set[str]:
+    """Answer the keys with no expiry or more than half a minute to live."""
+    return {key for key in keys if redis.pttl(key) == -1 or redis.pttl(key) > 30_000}
 
 
 def test_the_cache_lesson_against_the_real_servers(page, live_server, redis):
@@ -181,13 +187,16 @@ def test_the_cache_lesson_against_the_real_servers(page, live_server, redis):
     studio = studio_sessions(redis)
     assert f"lab:{learner}:sess:{blue_id}" in sessions
     assert len({SESSION_KEY.match(key)[1] for key in sessions} - {learner}) >= 3
+    sure = lasting(redis, sessions)
     page.get_by_role("button", name="Flush the specimen's sessions").click()
     expect(page.get_by_test_id("flush-done")).to_be_visible()
     assert specimen_sessions(redis) == set()
     assert studio_sessions(redis) == studio
-    expect(page.get_by_test_id("flush-removed")).to_have_text(str(len(sessions)))
+    # Keys that might expire on their own before the flush are not counted on.
+    removed = int(page.get_by_test_id("flush-removed").inner_text())
+    assert len(sure) <= removed <= len(sessions)
     expect(page.get_by_test_id("flush-sessions").locator("td")).to_have_text(
-        [str(len(sessions)), "0"]
+        [str(removed), "0"]
     )
 
     # 10: the browser still sends its cookie, and finds nothing.

@@ -72,6 +72,17 @@ def memcached_items(app) -> int:
     return int(line.split()[2])
 
 
+def memcached_sessions(app, redis: Redis) -> dict[str, int]:
+    """Answer the indexed session keys memcached holds, with their seconds left."""
+    reader = MemcachedReader(app, "")
+    held = {}
+    for key in indexed_keys(redis, "memcached"):
+        item = reader.meta_get(key)
+        if item is not None:
+            held[key] = item[1]
+    return held
+
+
 def indexed_keys(redis: Redis, store: str) -> set[str]:
     """Answer the session keys the lab's index names in a store, every learner's."""
     keys = set()
@@ -189,10 +200,7 @@ def test_the_census_counts_every_key_and_names_only_the_learners(cache_app, redi
     bob.write("colour", "green")
     redis.set("another-app:cart:42", b"kept")
 
-    before = redis_keys(redis)
-    _, fragment = demo(ada, "GET", "keys")
-    after = redis_keys(redis)
-    assert before == after, "the server changed while it was counted"
+    fragment, after = census_when_still(ada, redis)
 
     studio = {key for key in after if key.startswith("studio:")}
     sessions = session_keys(after)
@@ -212,6 +220,21 @@ def test_the_census_counts_every_key_and_names_only_the_learners(cache_app, redi
     assert bob.id not in page
     assert ada.client.get_cookie("lab_learner").value not in page
     assert f"would delete all {len(after)} keys" in page
+
+
+def census_when_still(learner: Learner, redis: Redis):
+    """Take a census between two equal readings of the server; answer both."""
+    for _ in range(3):
+        before = redis_keys(redis)
+        _, fragment = demo(learner, "GET", "keys")
+        if redis_keys(redis) == before:
+            return fragment, before
+    raise AssertionError("the server kept changing while it was counted")
+
+
+def lasting(redis: Redis, keys: set[str]) -> set[str]:
+    """Answer the keys with no expiry or more than half a minute to live."""
+    return {key for key in keys if redis.pttl(key) == -1 or redis.pttl(key) > 30_000}
 
 
 def squeezed(html: str) -> str:
@@ -254,8 +277,9 @@ def test_the_flush_empties_everyones_sessions_and_leaves_the_studio(cache_app, r
 
     keys = redis_keys(redis)
     sessions = session_keys(keys)
-    kept = keys - sessions
-    assert {ada.key(ada_id), bob.key(bob_id)} <= sessions
+    kept = lasting(redis, keys - sessions)
+    sure = lasting(redis, sessions)
+    assert {ada.key(ada_id), bob.key(bob_id)} <= sure
 
     answer, fragment = demo(ada, "POST", "flush")
 
@@ -264,12 +288,14 @@ def test_the_flush_empties_everyones_sessions_and_leaves_the_studio(cache_app, r
     assert session_keys(after) == set()
     assert kept <= after
     assert redis.get("another-app:cart:42") == b"kept"
-    assert int(fragment.text("flush-removed")) == len(sessions)
-    assert fragment.numbers("flush-sessions") == [len(sessions), 0]
+    # Keys that might expire on their own before the flush are not counted on.
+    removed = int(fragment.text("flush-removed"))
+    assert len(sure) <= removed <= len(sessions)
+    assert fragment.numbers("flush-sessions") == [removed, 0]
     assert fragment.numbers("flush-yours") == [1, 0]
     assert fragment.numbers("flush-visitors") == [3, 0]
-    studio = len({key for key in kept if key.startswith("studio:")})
-    assert fragment.numbers("flush-studio") == [studio, studio]
+    studio = len({key for key in after if key.startswith("studio:")})
+    assert fragment.numbers("flush-studio")[1] == studio
 
     # Both browsers still send their cookies, and find nothing.
     for learner, old in ((ada, ada_id), (bob, bob_id)):
@@ -313,26 +339,31 @@ def test_the_flush_on_memcached_deletes_only_specimen_sessions(cache_app, redis)
     ada_id = sent_id(ada.write("colour", "blue"))
     demo(ada, "POST", "visitors")
     memcached_set(cache_app, "another-app:cart:42", b"kept", 300)
-    named = indexed_keys(redis, "memcached")
-    held = {key for key in named if memcached_holds(cache_app, key)}
-    assert ada.key(ada_id) in held
-    assert len(held) >= 4
 
-    items_before = memcached_items(cache_app)
-    census = demo(ada, "GET", "keys")[1]
-    items_after = memcached_items(cache_app)
-    answer, fragment = demo(ada, "POST", "flush")
-
-    assert answer.status_code == 200
-    assert not [key for key in named if memcached_holds(cache_app, key)]
-    assert memcached_holds(cache_app, "another-app:cart:42")
+    for _ in range(3):
+        held = memcached_sessions(cache_app, redis)
+        items_before = memcached_items(cache_app)
+        census = demo(ada, "GET", "keys")[1]
+        items_after = memcached_items(cache_app)
+        if memcached_sessions(cache_app, redis) == held:
+            break
+    assert ada.key(ada_id) in held and len(held) >= 4
     assert census.numbers("keys-sessions")[0] == len(held)
     other = census.numbers("keys-other")[0]
     low, high = sorted((items_before, items_after))
     assert low - len(held) <= other <= high - len(held)
     assert not census.has("keys-studio")
-    assert int(fragment.text("flush-removed")) == len(held)
-    assert fragment.numbers("flush-sessions") == [len(held), 0]
+
+    sure = {key for key, seconds in held.items() if seconds == -1 or seconds > 30}
+    answer, fragment = demo(ada, "POST", "flush")
+
+    assert answer.status_code == 200
+    assert memcached_sessions(cache_app, redis) == {}
+    assert memcached_holds(cache_app, "another-app:cart:42")
+    # Keys that might expire on their own before the flush are not counted on.
+    removed = int(fragment.text("flush-removed"))
+    assert len(sure) <= removed <= len(held)
+    assert fragment.numbers("flush-sessions") == [removed, 0]
     assert "flush_all" in answer.get_data(as_text=True)
 
     ada.read()

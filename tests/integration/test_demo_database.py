@@ -156,11 +156,15 @@ def test_expired_rows_stay_until_the_cleanup_deletes_them(
         time.sleep(0.2)
     assert expired_of(table, visitors) == 5
 
-    _, counted = demo(learner, "GET", "rows")
-    everyone = len(table.rows())
+    for _ in range(3):
+        whole = [len(table.rows()), table.expired()]
+        _, counted = demo(learner, "GET", "rows")
+        if [len(table.rows()), table.expired()] == whole:
+            break
+    everyone = whole[0]
     assert counted.numbers("rows-visitors") == [5, 5]
     assert counted.numbers("rows-yours") == [len(table.rows(mine)), 0]
-    assert counted.numbers("rows-table") == [everyone, table.expired()]
+    assert counted.numbers("rows-table") == whole
 
     answer, cleaned = demo(learner, "POST", "cleanup")
 

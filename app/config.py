@@ -63,6 +63,12 @@ class Defaults:
     WORKER_ANSWER_SECONDS = 30
     WORKER_RESTART_SECONDS = 10
 
+    # The cache lesson's flush deletes every learner's specimen sessions on the
+    # cache, as a real flush would. Right for one learner; on a server a class
+    # shares, set SESSION_LAB_DEMO_FLUSH_ALLOWED=false and each flush deletes
+    # only the learner's own sessions and those of the visitors they sent.
+    DEMO_FLUSH_ALLOWED = True
+
 
 def load_secret_key(instance_path: str) -> str:
     """Read the installation's secret, making a random one on first start.

@@ -85,6 +85,20 @@ class RedisJournal:
         if session_ids:
             self.client.zrem(f"lab:{learner}:index:{store}", *session_ids)
 
+    def holders(self, store: str, limit: int) -> list[tuple[str, str]]:
+        """Answer up to limit (learner, session ID) pairs in a store, all learners'."""
+        pairs, seen = [], set()
+        for key in self.client.scan_iter(match=f"lab:*:index:{store}", count=1000):
+            if key in seen:
+                continue
+            seen.add(key)
+            learner = key.decode().split(":")[1]
+            for session_id in self.client.zrange(key, 0, limit - len(pairs) - 1):
+                pairs.append((learner, session_id.decode()))
+            if len(pairs) >= limit:
+                break
+        return pairs
+
     def clear(self, learner: str) -> None:
         keys = list(self.client.scan_iter(match=f"lab:{learner}:index:*", count=100))
         self.client.delete(f"lab:{learner}:record", f"lab:{learner}:seq", *keys)
@@ -235,6 +249,17 @@ class SqlJournal:
                     held.c.session_id.in_(list(session_ids)),
                 )
             )
+
+    def holders(self, store: str, limit: int) -> list[tuple[str, str]]:
+        """Answer up to limit (learner, session ID) pairs in a store, all learners'."""
+        held = self.held
+        query = (
+            sa.select(held.c.learner, held.c.session_id)
+            .where(held.c.store == store, held.c.expires_at >= time.time())
+            .limit(limit)
+        )
+        with self.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(query).all()]
 
     def clear(self, learner: str) -> None:
         with self.writing() as connection:

@@ -45,3 +45,17 @@ def save_progress(progress: dict) -> None:
 def reserved_cookie_names() -> tuple[str, ...]:
     """Answer cookie names the specimen may not take from the studio."""
     return (current_app.config["SESSION_COOKIE_NAME"],)
+
+
+def visitors() -> list[dict]:
+    """Answer the other browsers this learner has sent to the lab, oldest first.
+
+    Each is ``{"cookie": <its studio cookie>, "learner": <its learner ID>}``:
+    a learner of its own, so its sessions and record are apart from this one's.
+    """
+    return [dict(item) for item in session.get("visitors") or []]
+
+
+def save_visitors(items: list[dict]) -> None:
+    """Keep the learner's visitors for the next demo that sends them."""
+    session["visitors"] = items

@@ -19,7 +19,7 @@ import yaml
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from .settings import Settings, SettingsError
+from .settings import STORE_NAMES, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -517,6 +517,7 @@ EXPECT_CHECKS = {
         isinstance(v, dict)
         and all(isinstance(k, str) and isinstance(x, str) for k, x in v.items())
     ),
+    "store": lambda v: v in STORE_NAMES,
 }
 
 

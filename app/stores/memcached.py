@@ -6,6 +6,8 @@ from pymemcache.client.base import PooledClient
 from .base import Entry, Store, StoreUnavailable
 
 REMEDY = "Set MEMCACHED_SERVERS to one server, for example 127.0.0.1:11211."
+# How many keys one multi-get asks for, so no command line grows unbounded.
+GET_BATCH = 100
 
 
 class MemcachedStore(Store):
@@ -49,6 +51,31 @@ class MemcachedStore(Store):
 
     def ping(self):
         self.client.version()
+
+    def held_keys(self, keys: list[str]) -> list[str]:
+        """Answer which of the keys the server holds now, asking in batches.
+
+        memcached has no command to list or match keys (its crawler's
+        metadump is a debugging aid whose listing can come back incomplete),
+        so the keys to ask for come from whoever wrote them.
+        """
+        held = []
+        for start in range(0, len(keys), GET_BATCH):
+            batch = keys[start : start + GET_BATCH]
+            found = self.client.get_many(batch)
+            held.extend(key for key in batch if key in found)
+        return held
+
+    def delete_keys(self, keys: list[str]) -> int:
+        """Delete the named keys, answering how many the server really removed."""
+        return sum(1 for key in keys if self.client.delete(key))
+
+    def item_count(self) -> int:
+        """Answer how many items the server counts (stats curr_items).
+
+        An expired item may be counted until memcached reclaims it.
+        """
+        return int(self.client.stats()[b"curr_items"])
 
     def close(self):
         self.client.close()

@@ -5,6 +5,11 @@ from redis import Redis
 
 from .base import Entry, Store
 
+# SCAN's hint of how many keys to look at per call, and how many deletes go
+# in one DEL: large enough to be quick, small enough not to stall the server.
+SCAN_STEP = 1000
+DELETE_BATCH = 500
+
 
 class RedisStore(Store):
     """Keep sessions in Redis under the learner's prefix, with a TTL each."""
@@ -36,6 +41,28 @@ class RedisStore(Store):
 
     def ping(self):
         self.client.ping()
+
+    def scan_keys(self, match: str | None, limit: int) -> tuple[list[str], bool]:
+        """Answer up to limit key names matching a glob, and whether more remain.
+
+        SCAN walks the keyspace a step at a time, so a large server keeps
+        answering other clients meanwhile, as KEYS would not let it. A key
+        SCAN returns twice is counted once.
+        """
+        keys: dict[str, None] = {}
+        for key in self.client.scan_iter(match=match, count=SCAN_STEP):
+            name = key.decode(errors="replace")
+            if name not in keys and len(keys) == limit:
+                return list(keys), True
+            keys[name] = None
+        return list(keys), False
+
+    def delete_keys(self, keys: list[str]) -> int:
+        """Delete the named keys, answering how many the server really removed."""
+        removed = 0
+        for start in range(0, len(keys), DELETE_BATCH):
+            removed += self.client.delete(*keys[start : start + DELETE_BATCH])
+        return removed
 
     def close(self):
         self.client.close()

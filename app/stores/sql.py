@@ -140,6 +140,31 @@ class SqlStore(Store):
         with self.app.app_context():
             self.db.session.execute(sa.text("SELECT 1"))
 
+    def row(self, key: str) -> dict | None:
+        """Answer the row a session is kept in, each column as the table holds it.
+
+        ``data`` is the column's bytes; ``decoded`` is what Flask-Session's
+        own serializer reads from them. Nothing is changed, not even an
+        expired row.
+        """
+        model = self.model
+        columns = (model.id, model.session_id, model.data, model.expiry)
+        query = sa.select(*columns).where(model.session_id == key)
+        with self.app.app_context():
+            found = self.db.session.execute(query).first()
+        if found is None:
+            return None
+
+        data = bytes(found.data)
+        return {
+            "table": model.__table__.name,
+            "id": found.id,
+            "session_id": found.session_id,
+            "data": data,
+            "decoded": self.interface.serializer.decode(data),
+            "expiry": found.expiry,
+        }
+
     def count_rows(self, prefix: str | None = None) -> dict:
         """Answer how many rows the table holds and how many have expired.
 

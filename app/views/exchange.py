@@ -528,4 +528,5 @@ def facts(view: ExchangeView) -> dict:
         "same_id": cookie_id is not None and cookie_id == record.get("session_id"),
         "held_data": view.held_data(),
         "verified": bool((view.received or {}).get("verified")),
+        "store": record.get("store"),
     }

@@ -1,0 +1,92 @@
+"""What the storage lessons' demos share: the held session, store status, refusals."""
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app, render_template
+
+from .. import learners
+from ..recorder import held_id
+from ..stores import CATALOGUE, StoreUnavailable, session_key
+from ..stores.base import describe
+from . import bp
+
+log = logging.getLogger(__name__)
+
+
+class DemoRefused(ValueError):
+    """A demo request cannot be answered as asked; the message says why."""
+
+
+def lab():
+    return current_app.extensions["session_lab"]
+
+
+@dataclass(frozen=True)
+class Held:
+    """The session the learner's browser holds, as their latest exchange left it."""
+
+    learner: str
+    store: str
+    session_id: str
+    seq: int
+
+    @property
+    def key(self) -> str:
+        return session_key(self.learner, self.session_id)
+
+
+def held_session() -> Held | None:
+    """Answer the session the browser holds after its latest exchange, if any.
+
+    The cookie store holds no session on the server, so it answers None.
+    """
+    learner = learners.current()
+    records = lab().journal.exchanges(learner.id)
+    if not records:
+        return None
+
+    latest = records[-1]
+    if latest.get("store") == "cookie":
+        return None
+    session_id = held_id(latest)
+    if session_id is None:
+        return None
+    return Held(learner.id, latest["store"], session_id, latest.get("seq"))
+
+
+def store_title(name: str) -> str:
+    """Answer the store's name as the settings panel writes it."""
+    return CATALOGUE[name][0] if name in CATALOGUE else name
+
+
+def availability(name: str) -> dict:
+    """Answer whether a store can be used here, and if not why and how to enable it."""
+    problem = lab().stores.check(name)
+    return {
+        "name": name,
+        "title": store_title(name),
+        "available": problem is None,
+        "reason": problem,
+        "remedy": lab().stores.remedy(name) if problem else "",
+    }
+
+
+def refusal(error: Exception, status: int):
+    """Answer a fragment saying why a demo could not run, and what to do."""
+    if isinstance(error, StoreUnavailable):
+        message = f"The {error.store} store cannot be used: {error.reason}."
+        if error.remedy:
+            message = f"{message} {error.remedy}"
+    elif isinstance(error, DemoRefused):
+        message = str(error)
+    else:
+        message = f"The server did not answer: {describe(error)}"
+    log.warning("demo refused: %s", message)
+    return render_template("demos/stores/_problem.html", message=message), status
+
+
+@bp.app_template_filter("counted")
+def counted(number: int, noun: str) -> str:
+    """Write a count with its noun, singular for one: 1 key, 3 keys."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

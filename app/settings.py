@@ -1,4 +1,4 @@
-"""The learner's specimen settings: the options express-session takes."""
+"""The learner's specimen settings: express-session's options, and one more."""
 
 import re
 import secrets
@@ -63,6 +63,9 @@ class Settings:
     unset: str = "keep"
     partitioned: bool = False
     priority: str | None = None
+    # Flask-Session's own option, for the specimen under /lab-flask; Flask's
+    # default is on. express-session has none like it.
+    refresh_each_request: bool = True
 
     def to_dict(self) -> dict:
         """Answer the settings as JSON-ready data."""
@@ -173,4 +176,5 @@ _CHECKS = {
     "unset": _choice(UNSET_VALUES),
     "partitioned": _boolean,
     "priority": _choice(PRIORITY_VALUES, nullable=True),
+    "refresh_each_request": _boolean,
 }

@@ -35,6 +35,7 @@ BOOLEAN_SETTINGS = (
     "resave",
     "save_uninitialized",
     "partitioned",
+    "refresh_each_request",
 )
 OPTIONAL_TEXT_SETTINGS = ("same_site", "domain", "priority")
 SETTING_HELP = {
@@ -59,6 +60,9 @@ SETTING_HELP = {
     "secrets": "secret: one a line; the first signs, every one verifies.",
     "partitioned": "cookie.partitioned: keep the cookie apart per top-level site.",
     "priority": "cookie.priority: which cookies Chromium evicts first.",
+    "refresh_each_request": "Flask-Session only (the specimen under /lab-flask): "
+    "rewrite the store on every request, and re-send a permanent session's "
+    "cookie. Flask's default is on.",
 }
 SETTING_LABELS = {
     "store": "Store",
@@ -77,6 +81,7 @@ SETTING_LABELS = {
     "secrets": "secrets",
     "partitioned": "partitioned",
     "priority": "priority",
+    "refresh_each_request": "SESSION_REFRESH_EACH_REQUEST",
 }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import learners
 from .inspect import store_contents
 from .settings import Settings
-from .specimen import cookie
+from .specimen import cookie, flask_interface
 from .stores import RecordingStore, StoreUnavailable, session_key
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,13 @@ class SpecimenKind:
 
 
 EXPRESS = SpecimenKind("express", session_key)
+FLASK = SpecimenKind(
+    "flask",
+    flask_interface.store_key,
+    "flask-",
+    {"name": flask_interface.COOKIE_NAME, "path": flask_interface.MOUNT},
+    serves_cookie_store=False,
+)
 
 
 @dataclass

@@ -37,7 +37,9 @@ def serve(arguments: argparse.Namespace) -> None:
     )
     config = {"SESSION_COOKIE_SECURE": True} if arguments.https else {}
     app = create_app(config)
-    tls = certificate_for(app.instance_path, arguments.host) if arguments.https else None
+    tls = None
+    if arguments.https:
+        tls = certificate_for(app.instance_path, arguments.host)
 
     if arguments.debug:
         context = tls if tls else None
@@ -54,6 +56,10 @@ def serve(arguments: argparse.Namespace) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", None)
             self.cfg.set("post_fork", forget_inherited_connections)
+            # gunicorn believes X-Forwarded-Proto from loopback peers and sets
+            # the scheme itself; the specimen must see the connection as it
+            # was and weigh the header by trust_proxy, as express-session does.
+            self.cfg.set("secure_scheme_headers", {})
             if tls:
                 self.cfg.set("certfile", tls[0])
                 self.cfg.set("keyfile", tls[1])

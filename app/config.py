@@ -51,6 +51,11 @@ class Defaults:
 
     MAX_CONTENT_LENGTH = 64 * 1024
 
+    # The SameSite lesson's other site: a second name of this server, such as
+    # http://other.example.org:5000. Empty lets localhost and 127.0.0.1 stand
+    # in for each other; set it when the lab is served under any other name.
+    OTHER_SITE_ORIGIN = ""
+
 
 def load_secret_key(instance_path: str) -> str:
     """Read the installation's secret, making a random one on first start.

@@ -10,13 +10,16 @@ def store_contents(
     store_name: str,
     held: str | None = None,
     settings=None,
+    *,
+    ids=None,
     index: str | None = None,
     key=session_key,
 ):
     """Answer each session the learner has in the store, with its time to live.
 
-    Sessions the store no longer has (expired, evicted, flushed) drop out of
-    the learner's index here, so the panel shows only what the store holds.
+    ``ids`` is the learner's index when the caller has just read it. Sessions
+    the store no longer has (expired, evicted, flushed) drop out of the
+    learner's index here, so the panel shows only what the store holds.
     The cookie store holds nothing: its one session is the cookie the browser
     holds (``held``, the whole value), read with the learner's ``settings``.
     ``index`` and ``key`` name another specimen's sessions: its index in the
@@ -29,8 +32,10 @@ def store_contents(
 
     index = index or store_name
     store = lab.stores.get(store_name)
+    if ids is None:
+        ids = lab.journal.index(learner_id, index)
     rows, missing = [], []
-    for session_id in lab.journal.index(learner_id, index):
+    for session_id in ids:
         try:
             entry = store.peek(key(learner_id, session_id))
         except StoreUnavailable:

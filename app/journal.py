@@ -7,12 +7,36 @@ studio's SQLite database. Both are bounded per learner and expire.
 import json
 import logging
 import random
+import threading
 import time
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from redis import Redis
 
 log = logging.getLogger(__name__)
+
+
+# The number is only known inside Redis, so the script writes it into the
+# exchange's JSON: Python sends the text that follows ``{"seq": 0``.
+APPEND = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('RPUSH', KEYS[2], '{"seq": ' .. seq .. ARGV[1])
+redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return seq
+"""
+SEQ_PLACEHOLDER = '{"seq": 0'
+
+INDEX_ADD = """
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local past = -tonumber(ARGV[3]) - 1
+local evicted = redis.call('ZRANGE', KEYS[1], 0, past)
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, past)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return {evicted, redis.call('ZRANGE', KEYS[1], 0, -1)}
+"""
 
 
 class RedisJournal:
@@ -23,33 +47,35 @@ class RedisJournal:
         self.length = length
         self.cap = cap
         self.lifetime = lifetime
+        self._append = client.register_script(APPEND)
+        self._index_add = client.register_script(INDEX_ADD)
 
     def append(self, learner: str, exchange: dict) -> int:
-        """Add an exchange, numbering it, and drop the oldest past the bound."""
-        seq = self.client.incr(f"lab:{learner}:seq")
+        """Add an exchange, numbering it, and drop the oldest past the bound.
+
+        One round trip: every exchange a learner makes writes one.
+        """
+        exchange.pop("seq", None)
+        body = json.dumps({"seq": 0, **exchange})
+        keys = [f"lab:{learner}:seq", f"lab:{learner}:record"]
+        rest = body[len(SEQ_PLACEHOLDER):]
+        seq = self._append(keys=keys, args=[rest, self.length, self.lifetime])
         exchange["seq"] = seq
-        pipe = self.client.pipeline(transaction=False)
-        pipe.rpush(f"lab:{learner}:record", json.dumps(exchange))
-        pipe.ltrim(f"lab:{learner}:record", -self.length, -1)
-        pipe.expire(f"lab:{learner}:record", self.lifetime)
-        pipe.expire(f"lab:{learner}:seq", self.lifetime)
-        pipe.execute()
         return seq
 
     def exchanges(self, learner: str) -> list:
         items = self.client.lrange(f"lab:{learner}:record", 0, -1)
         return [json.loads(item) for item in items]
 
-    def index_add(self, learner: str, store: str, session_id: str) -> list:
-        """Note a session the learner holds; answer IDs pushed past the cap."""
+    def index_add(self, learner: str, store: str, session_id: str) -> tuple:
+        """Note a session the learner holds.
+
+        Answer the IDs pushed past the cap and the IDs held now, oldest first.
+        """
         key = f"lab:{learner}:index:{store}"
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(key, {session_id: time.time()})
-        pipe.zrange(key, 0, -self.cap - 1)
-        pipe.zremrangebyrank(key, 0, -self.cap - 1)
-        pipe.expire(key, self.lifetime)
-        evicted = pipe.execute()[1]
-        return [item.decode() for item in evicted]
+        args = [session_id, time.time(), self.cap, self.lifetime]
+        evicted, held = self._index_add(keys=[key], args=args)
+        return [item.decode() for item in evicted], [item.decode() for item in held]
 
     def index(self, learner: str, store: str) -> list:
         items = self.client.zrange(f"lab:{learner}:index:{store}", 0, -1)
@@ -91,32 +117,45 @@ class SqlJournal:
             sa.Column("expires_at", sa.Float, index=True, nullable=False),
         )
         metadata.create_all(engine, checkfirst=True)
+        self._trim = self.trim_statement()
+        self._writer = threading.Lock()
+
+    @contextmanager
+    def writing(self):
+        """Open a write transaction, one thread of this process at a time.
+
+        SQLite takes one writer at a time and makes the others poll, sleeping
+        a millisecond or more between tries; threads queued on a lock instead
+        go in as soon as the writer before them commits.
+        """
+        with self._writer, self.engine.begin() as connection:
+            yield connection
+
+    def trim_statement(self) -> sa.Delete:
+        """Build, once, the delete of a learner's exchanges past the bound."""
+        record = self.record
+        mine = record.c.learner == sa.bindparam("learner")
+        kept = (
+            sa.select(record.c.seq)
+            .where(mine)
+            .order_by(record.c.seq.desc())
+            .limit(self.length)
+            .subquery()
+        )
+        oldest_kept = sa.select(sa.func.min(kept.c.seq)).scalar_subquery()
+        return record.delete().where(mine, record.c.seq < oldest_kept)
 
     def append(self, learner: str, exchange: dict) -> int:
         now = time.time()
-        record = self.record
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                record.insert().values(
-                    learner=learner,
-                    body=json.dumps(exchange),
-                    expires_at=now + self.lifetime,
-                )
-            )
+        row = {
+            "learner": learner,
+            "body": json.dumps(exchange),
+            "expires_at": now + self.lifetime,
+        }
+        with self.writing() as connection:
+            result = connection.execute(self.record.insert(), row)
             seq = result.inserted_primary_key[0]
-            kept = (
-                sa.select(record.c.seq)
-                .where(record.c.learner == learner)
-                .order_by(record.c.seq.desc())
-                .limit(self.length)
-                .subquery()
-            )
-            connection.execute(
-                record.delete().where(
-                    record.c.learner == learner,
-                    record.c.seq < sa.select(sa.func.min(kept.c.seq)).scalar_subquery(),
-                )
-            )
+            connection.execute(self._trim, {"learner": learner})
             if random.random() < 0.01:
                 self.expire(connection, now)
         exchange["seq"] = seq
@@ -138,10 +177,10 @@ class SqlJournal:
             rows = connection.execute(query).all()
         return [{**json.loads(body), "seq": seq} for seq, body in rows]
 
-    def index_add(self, learner: str, store: str, session_id: str) -> list:
+    def index_add(self, learner: str, store: str, session_id: str) -> tuple:
         now = time.time()
         held = self.held
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             mine = (held.c.learner == learner) & (held.c.store == store)
             this = mine & (held.c.session_id == session_id)
             query = sa.select(held.c.session_id).where(this)
@@ -167,10 +206,12 @@ class SqlJournal:
             ids = connection.execute(
                 sa.select(held.c.session_id).where(mine).order_by(held.c.added_at)
             ).scalars().all()
-            evicted = ids[: max(0, len(ids) - self.cap)]
+            cut = max(0, len(ids) - self.cap)
+            evicted = ids[:cut]
             if evicted:
-                connection.execute(held.delete().where(mine, held.c.session_id.in_(evicted)))
-        return list(evicted)
+                gone = held.delete().where(mine, held.c.session_id.in_(evicted))
+                connection.execute(gone)
+        return list(evicted), list(ids[cut:])
 
     def index(self, learner: str, store: str) -> list:
         held = self.held
@@ -186,7 +227,7 @@ class SqlJournal:
         if not session_ids:
             return
         held = self.held
-        with self.engine.begin() as connection:
+        with self.writing() as connection:
             connection.execute(
                 held.delete().where(
                     held.c.learner == learner,
@@ -196,6 +237,7 @@ class SqlJournal:
             )
 
     def clear(self, learner: str) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(self.record.delete().where(self.record.c.learner == learner))
+        with self.writing() as connection:
+            record = self.record
+            connection.execute(record.delete().where(record.c.learner == learner))
             connection.execute(self.held.delete().where(self.held.c.learner == learner))

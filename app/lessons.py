@@ -394,6 +394,8 @@ def check_step(path: Path, kind: str, data: dict, line: int) -> dict:
     sends = "request" in data or "requests" in data or "demo" not in data
     if kind in ("try", "predict") and sends:
         fields.update(check_sending(path, data, line))
+    elif kind in ("try", "predict"):
+        fields.update(check_setup(path, data, line))
     if kind == "predict":
         fields.update(check_prediction(path, data, line))
     return fields
@@ -423,7 +425,11 @@ def check_sending(path: Path, data: dict, line: int) -> dict:
             path, line, f"requests is a list of 1 to {MAX_REQUESTS} requests"
         )
     requests = tuple(check_request(path, item, line) for item in raw)
+    return {"requests": requests, **check_setup(path, data, line)}
 
+
+def check_setup(path: Path, data: dict, line: int) -> dict:
+    """Check the settings a step applies, and its defaults and forget_cookie."""
     settings = data.get("settings") or {}
     if not isinstance(settings, dict):
         raise LessonError(path, line, "settings is a mapping of setting: value")
@@ -442,7 +448,7 @@ def check_sending(path: Path, data: dict, line: int) -> dict:
                 path, _key_line(path, line, name), f"{name} must be true or false"
             )
         flags[name] = value
-    return {"requests": requests, "settings": settings, **flags}
+    return {"settings": settings, **flags}
 
 
 def check_request(path: Path, item, line: int) -> LabRequest:
@@ -513,6 +519,7 @@ EXPECT_CHECKS = {
     "set_cookie": lambda v: isinstance(v, bool),
     "cookie_sent": lambda v: isinstance(v, bool),
     "same_id": lambda v: isinstance(v, bool),
+    "verified": lambda v: isinstance(v, bool),
     "store_op": lambda v: v in STORE_OPS,
     "lookup": lambda v: v in LOOKUPS,
     "status": lambda v: (

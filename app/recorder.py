@@ -14,7 +14,7 @@ from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import learners
+from . import learners, visits
 from .inspect import store_contents
 from .settings import Settings
 from .specimen import cookie, flask_interface
@@ -111,6 +111,9 @@ class Recorder:
         except STUDIO_STATE_ERRORS as error:
             log.warning("lab request refused: the studio's store failed: %s", error)
             return self.studio_down()(environ, start_response)
+        except visits.VisitError as error:
+            log.warning("lab request refused: %s", error)
+            return self.no_learner(str(error))(environ, start_response)
         if learner is None:
             return self.no_learner()(environ, start_response)
 
@@ -149,14 +152,21 @@ class Recorder:
 
     def learner(self, environ):
         with self.studio.request_context(environ):
-            return learners.current(create=False)
+            learner = learners.current(create=False)
+        # A cross-site request may come without the studio cookie; the
+        # SameSite lesson's visit token then says whose it is.
+        return learner or visits.visitor(self.studio, environ)
 
-    def no_learner(self):
+    def no_learner(self, reason: str = ""):
         message = (
             "No learner: this request carried no lab_learner cookie. Open the "
             "studio's home page first, or with curl keep a cookie jar: "
             "curl -c jar -b jar http://HOST/api/settings"
         )
+        if reason:
+            message = (
+                f"No learner: this request carried no lab_learner cookie, and {reason}."
+            )
         return PlainAnswer("400 Bad Request", message)
 
     def studio_down(self):
@@ -193,16 +203,19 @@ class Recorder:
             "operations": context.operations,
             "error": context.store_error.reason if context.store_error else None,
         }
+        if context.environ.get(visits.ENVIRON_KEY):
+            record["visit"] = True
         if context.store is not None:
-            self.update_index(context, record)
-            record["contents"] = self.contents(context, record)
+            held = self.update_index(context, record)
+            record["contents"] = self.contents(context, record, held)
         record["ms"] = round((time.perf_counter() - started) * 1000, 3)
         self.lab.journal.append(context.learner_id, record)
 
-    def update_index(self, context: LabContext, record: dict) -> None:
+    def update_index(self, context: LabContext, record: dict) -> list | None:
+        """Keep the learner's index of sessions; answer the IDs held, if it changed."""
         if context.settings.store == "cookie":
             # No session lives on the server, so there is nothing to index.
-            return
+            return None
 
         journal = self.lab.journal
         learner = context.learner_id
@@ -215,13 +228,15 @@ class Recorder:
         journal.index_discard(learner, index, gone)
         # A touch is a use too: with resave off it is all a held session gets.
         if record["decision"] and record["decision"]["store_op"] in ("set", "touch"):
-            evicted = journal.index_add(learner, index, record["session_id"])
+            evicted, held = journal.index_add(learner, index, record["session_id"])
             for session_id in evicted:
                 context.store.destroy(
                     self.kind.key(learner, session_id), why="lab limit per learner"
                 )
+            return held
+        return None
 
-    def contents(self, context: LabContext, record: dict) -> list | None:
+    def contents(self, context: LabContext, record: dict, ids=None) -> list | None:
         """Answer what the store holds for this learner, right after the exchange."""
         settings = context.settings
         if settings.store == "cookie" and not self.kind.serves_cookie_store:
@@ -235,6 +250,7 @@ class Recorder:
                 settings.store,
                 held,
                 settings,
+                ids=ids,
                 index=self.kind.index(settings.store),
                 key=self.kind.key,
             )

@@ -2,7 +2,7 @@
 
 import re
 import secrets
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 STORE_NAMES = (
     "memory",
@@ -63,13 +63,18 @@ class Settings:
     unset: str = "keep"
     partitioned: bool = False
     priority: str | None = None
+    # Not an option of express-session but of the app using it: whether the
+    # specimen's login handler calls req.session.regenerate before setting user.
+    regenerate_on_login: bool = True
     # Flask-Session's own option, for the specimen under /lab-flask; Flask's
     # default is on. express-session has none like it.
     refresh_each_request: bool = True
 
     def to_dict(self) -> dict:
         """Answer the settings as JSON-ready data."""
-        data = asdict(self)
+        # Every value is immutable, so asdict's deep copy would be wasted work
+        # on each recorded exchange.
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
         data["secrets"] = list(self.secrets)
         return data
 
@@ -100,11 +105,14 @@ class Settings:
         if not data:
             return cls()
 
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
+        values = {k: v for k, v in data.items() if k in _KNOWN_FIELDS}
         if "secrets" in values:
             values["secrets"] = tuple(values["secrets"])
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Settings))
+_KNOWN_FIELDS = frozenset(_FIELD_NAMES)
 
 
 def _boolean(name, value):
@@ -144,7 +152,8 @@ def _secrets(name, value):
         if not isinstance(secret, str) or not secret:
             raise SettingsError(name, "each secret must be a non-empty string")
         if len(secret) > SECRET_LENGTH_LIMIT:
-            raise SettingsError(name, f"each secret at most {SECRET_LENGTH_LIMIT} chars")
+            limit = SECRET_LENGTH_LIMIT
+            raise SettingsError(name, f"each secret at most {limit} characters")
     return value
 
 
@@ -176,5 +185,6 @@ _CHECKS = {
     "unset": _choice(UNSET_VALUES),
     "partitioned": _boolean,
     "priority": _choice(PRIORITY_VALUES, nullable=True),
+    "regenerate_on_login": _boolean,
     "refresh_each_request": _boolean,
 }

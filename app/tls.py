@@ -22,7 +22,8 @@ def certificate_for(instance_path: str, host: str) -> tuple[str, str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     private_key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    loopback = ipaddress.ip_address("127.0.0.1")
+    names = [x509.DNSName("localhost"), x509.IPAddress(loopback)]
     try:
         names.append(x509.IPAddress(ipaddress.ip_address(host)))
     except ValueError:

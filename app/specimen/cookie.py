@@ -23,6 +23,7 @@ from itsdangerous.encoding import base64_decode, bytes_to_int
 from werkzeug.http import parse_cookie
 
 from . import interface
+from .actions import SessionActions
 
 # A session that is not permanent still has its timestamp checked, against
 # Flask's default PERMANENT_SESSION_LIFETIME (31 days).
@@ -240,7 +241,7 @@ def plain_object(data) -> bool:
     return True
 
 
-class CookieSession(SecureCookieSession):
+class CookieSession(SessionActions, SecureCookieSession):
     """Flask's cookie session, with the specimen's login, logout and unset.
 
     Permanence comes from the learner's max_age, as Flask-Session's
@@ -255,18 +256,6 @@ class CookieSession(SecureCookieSession):
     @property
     def permanent(self) -> bool:
         return self.exchange.settings.max_age is not None
-
-    def regenerate(self) -> None:
-        """Start afresh at login, as a Flask app clears its cookie session."""
-        self.exchange.regenerate(self)
-
-    def destroy(self) -> None:
-        """Clear the session at logout, so Flask deletes the cookie."""
-        self.exchange.destroy(self)
-
-    def unset(self) -> None:
-        """Let go of the session for this request; nothing is sent."""
-        self.exchange.unset(self)
 
 
 class CookieExchange:
@@ -315,16 +304,17 @@ class CookieExchange:
 
 
 def opening_reason(reading: Anatomy) -> str:
+    # Secrets are counted from 1 here, as the settings list them.
     if reading.verified and reading.secret_index == 0:
         return (
-            "read the session from the cookie: secret 0, the current key, "
+            "read the session from the cookie: secret 1, the current key, "
             "verified it"
         )
     if reading.verified:
         return (
-            f"read the session from the cookie: secret {reading.secret_index}, a "
-            "fallback key, verified it; Flask re-signs with secret 0 only when it "
-            "next sends the cookie"
+            f"read the session from the cookie: secret {reading.secret_index + 1}, "
+            "a fallback key, verified it; Flask re-signs with secret 1 only when "
+            "it next sends the cookie"
         )
     if reading.raw is None:
         return "new empty session: no cookie"
@@ -492,13 +482,18 @@ def header_values(headers, name: str) -> list[str]:
 def held_value(record: dict, name: str) -> str | None:
     """Answer the cookie value the browser holds after an exchange, from its headers.
 
-    The one sent wins; a deletion leaves nothing; else the one received.
+    The one sent wins; a deletion leaves nothing; else the one received. A
+    cookie over the browser's limit does not win: Chromium ignores it and keeps
+    the one it had.
     """
     sent = header_values(record["response"]["headers"], "Set-Cookie")
     header = find_set_cookie(sent, name)
     if header is not None:
         value, deleted = cookie_value(header)
-        return None if deleted else value
+        if deleted:
+            return None
+        if len(name.encode()) + len(value.encode()) <= BROWSER_LIMIT:
+            return value
 
     received = header_values(record["request"]["headers"], "Cookie")
     if not received:

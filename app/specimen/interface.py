@@ -18,6 +18,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.http import dump_cookie
 
 from . import cookie, signing
+from .actions import SessionActions
 from ..stores.base import StoreUnavailable, session_key
 
 log = logging.getLogger(__name__)
@@ -71,24 +72,12 @@ class Decision:
         }
 
 
-class ExpressSession(dict, SessionMixin):
+class ExpressSession(SessionActions, dict, SessionMixin):
     """The specimen's ``req.session``: a dict whose changes are found by hash."""
 
     def __init__(self, exchange, data=None):
         super().__init__(data or {})
         self.exchange = exchange
-
-    def regenerate(self) -> None:
-        """Destroy the stored session and start a new one under a new ID."""
-        self.exchange.regenerate(self)
-
-    def destroy(self) -> None:
-        """Remove the session from the store; the cookie is left as it is."""
-        self.exchange.destroy(self)
-
-    def unset(self) -> None:
-        """Drop the session from the request, as ``req.session = null``."""
-        self.exchange.unset(self)
 
 
 class Exchange:

@@ -60,7 +60,7 @@ class CookieReading:
             "kind": "express",
             "raw": self.raw,
             "decoded": self.decoded,
-            "prefix": PREFIX if self.decoded and self.decoded.startswith(PREFIX) else None,
+            "prefix": PREFIX if (self.decoded or "").startswith(PREFIX) else None,
             "session_id": self.session_id,
             "claimed_id": self.claimed_id,
             "signature": self.signature,
@@ -109,5 +109,10 @@ def read(raw: str | None, secrets_list) -> CookieReading:
         if hmac.compare_digest(expected.encode(), mac.encode(errors="replace")):
             return CookieReading(raw, decoded, claimed_id, claimed_id, mac, index)
     return CookieReading(
-        raw, decoded, None, claimed_id, mac, problem="signature invalid for every secret"
+        raw,
+        decoded,
+        None,
+        claimed_id,
+        mac,
+        problem="signature invalid for every secret",
     )

@@ -82,7 +82,14 @@ def append():
 @bp.post("/login")
 def login():
     user = field("user", KEY_LIMIT)
-    session.regenerate()
+    exchange = session.exchange
+    if exchange.settings.regenerate_on_login:
+        session.regenerate()
+    else:
+        exchange.decision.reasons.append(
+            "login without regenerate (regenerate_on_login is off): the user is "
+            "written into the session the request came with"
+        )
     session["user"] = user
     return answer()
 
@@ -116,7 +123,8 @@ def field(name: str, limit: int, allow_empty: bool = False) -> str:
     if value is None or (not value and not allow_empty):
         raise LabInputError(f"send the form field {name}")
     if len(value) > limit:
-        raise LabInputError(f"{name} is {len(value)} characters; the limit is {limit}", 413)
+        message = f"{name} is {len(value)} characters; the limit is {limit}"
+        raise LabInputError(message, 413)
     return value
 
 
@@ -129,7 +137,8 @@ def answer(destroyed: bool = False, status: int = 200):
     data = {} if destroyed else dict(session)
     if wants_json():
         return jsonify(data), status
-    return render_template("specimen/_answer.html", data=data, destroyed=destroyed), status
+    page = render_template("specimen/_answer.html", data=data, destroyed=destroyed)
+    return page, status
 
 
 def problem(message: str, status: int):

@@ -29,7 +29,9 @@ def change_settings():
     learner = learners.current()
     changes = request.get_json(silent=True)
     if changes is None:
-        return refuse("settings", "send a JSON object with Content-Type application/json")
+        return refuse(
+            "settings", "send a JSON object with Content-Type application/json"
+        )
 
     try:
         settings = learner.settings.changed(changes, learners.reserved_cookie_names())
@@ -40,7 +42,8 @@ def change_settings():
         problem = lab().stores.check(settings.store)
         if problem is not None:
             remedy = lab().stores.remedy(settings.store)
-            return refuse("store", f"{settings.store} cannot be used: {problem}", remedy)
+            reason = f"{settings.store} cannot be used: {problem}"
+            return refuse("store", reason, remedy)
 
     learners.save_settings(settings)
     log.info("learner changed settings: %s", ", ".join(sorted(changes)))

@@ -108,7 +108,35 @@ def express_options(settings: dict) -> str:
     lines.extend(cookie)
     lines.append("  },")
     lines.append("}))")
+    lines.extend(express_login(settings))
     return "\n".join(lines)
+
+
+def express_login(settings: dict) -> list[str]:
+    """Answer the login handler regenerate_on_login stands for.
+
+    It is no option of express-session: the handler calls regenerate or not.
+    """
+    if not settings["regenerate_on_login"]:
+        return [
+            "// regenerate_on_login off: the login handler keeps the session, and",
+            "// its ID, that the request came with",
+            "app.post('/login', (req, res) => {",
+            "  req.session.user = req.body.user",
+            "  res.send('logged in')",
+            "})",
+        ]
+    return [
+        "// regenerate_on_login: the login handler calls regenerate (no option",
+        "// of express-session): the old ID is destroyed, the session starts empty",
+        "app.post('/login', (req, res, next) => {",
+        "  req.session.regenerate((err) => {",
+        "    if (err) return next(err)",
+        "    req.session.user = req.body.user",
+        "    res.send('logged in')",
+        "  })",
+        "})",
+    ]
 
 
 def flask_config(settings: dict) -> str:
@@ -155,7 +183,23 @@ def flask_config(settings: dict) -> str:
         lines.append("# priority: Flask writes no Priority attribute")
     if settings["trust_proxy"]:
         lines.append("app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1)")
+    lines.append(flask_login(settings))
     return "\n".join(lines)
+
+
+def flask_login(settings: dict) -> str:
+    """Answer what the login view does for regenerate_on_login, as a comment."""
+    if settings["store"] == "cookie":
+        return (
+            "# login: a cookie session has no ID to regenerate; the view calls"
+            " session.clear() before setting the user"
+        )
+    if settings["regenerate_on_login"]:
+        return (
+            "# regenerate_on_login: the login view calls"
+            " app.session_interface.regenerate(session), which keeps the data"
+        )
+    return "# regenerate_on_login off: the login view sets the user and keeps the ID"
 
 
 def curl_commands(settings: dict, requests, base_url: str) -> str:

@@ -37,6 +37,8 @@ REQUEST_NOTES = {
     "hx-trigger": "sent by htmx: the id of the button that sent the request",
     "hx-target": "sent by htmx: where the page shows the answer",
     "hx-current-url": "sent by htmx: the page the request came from",
+    "x-lab-client": "added by a lesson's demo: this request came from a second "
+    "client the server played, not from your browser",
 }
 RESPONSE_NOTES = {
     "set-cookie": "asks the browser to store a cookie; the browser may refuse",
@@ -196,6 +198,22 @@ class ExchangeView:
         return self.record.get("cookie")
 
     @property
+    def received(self) -> dict | None:
+        """Answer what the server made of the cookie the request carried.
+
+        The cookie store's block holds it under ``received``, beside the
+        cookie sent and the sizes; express's reading is the block itself.
+        """
+        reading = self.reading
+        if reading and reading.get("kind") == "flask" and "received" in reading:
+            return reading["received"]
+        return reading
+
+    @property
+    def signed_cookie(self) -> bool:
+        return self.record.get("store") == "cookie"
+
+    @property
     def operations(self) -> list:
         return self.record.get("operations") or []
 
@@ -216,6 +234,11 @@ class ExchangeView:
         if not host or host.endswith("]"):
             return host
         return host.rsplit(":", 1)[0] if ":" in host else host
+
+    @property
+    def from_second_client(self) -> bool:
+        """Answer whether a demo's second client sent this, not the browser."""
+        return self.request_header("x-lab-client") is not None
 
     @property
     def forwarded_proto(self) -> str | None:
@@ -292,7 +315,7 @@ class ExchangeView:
             carried = f"no {self.cookie_name} cookie"
         messages = [message("browser", "server", f"{method} {path}", carried)]
 
-        reading = self.reading
+        reading = self.received
         if reading is not None:
             messages.append(message("server", "server", *self.reading_words(reading)))
 
@@ -329,8 +352,11 @@ class ExchangeView:
         if reading.get("verified"):
             index = reading.get("secret_index")
             which = f"secret {index + 1}" if isinstance(index, int) else "a secret"
-            return "signature verified", f"with {which}; ID read"
+            found = "session read from the cookie" if self.signed_cookie else "ID read"
+            return "signature verified", f"with {which}; {found}"
         if reading.get("raw") is None:
+            if self.signed_cookie:
+                return "no cookie", "a new empty session"
             return "no cookie", "a new ID is generated"
         return "cookie ignored", reading.get("problem") or "it did not verify"
 
@@ -351,6 +377,11 @@ class ExchangeView:
                     "cookie": cookie if isinstance(cookie, dict) else None,
                     "ttl": entry.get("ttl"),
                     "held": bool(entry.get("held")),
+                    # The cookie store's one row is the cookie itself.
+                    "where": entry.get("where", "store"),
+                    "bytes": entry.get("bytes"),
+                    "verified": entry.get("verified"),
+                    "problem": entry.get("problem"),
                 }
             )
         return rows
@@ -433,6 +464,9 @@ class ExchangeView:
         if self.previous is None or self.specimen_cookie is not None:
             return None
         before = ExchangeView(self.previous, None, self.studio_cookie)
+        if self.from_second_client or before.from_second_client:
+            # Two clients, two cookie jars: one's cookie is not the other's.
+            return None
         cookie = before.specimen_set_cookie
         if cookie is None or cookie.name != self.cookie_name or not cookie.value:
             return None
@@ -501,4 +535,5 @@ def facts(view: ExchangeView) -> dict:
         "lookup": lookup or "none",
         "same_id": cookie_id is not None and cookie_id == record.get("session_id"),
         "held_data": view.held_data(),
+        "verified": bool((view.received or {}).get("verified")),
     }

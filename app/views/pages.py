@@ -257,21 +257,23 @@ def finish_step(lesson_id: str, number: int):
 def verdict(step, prediction: dict | None) -> dict | None:
     """Check a prediction against the exchanges recorded after it was made.
 
-    A step that sends two requests is judged on the one that ended last.
+    A step that sends two requests is judged on the one that ended last; a
+    step whose demo sends the requests, on the latest exchange.
     """
     if step.kind != "predict" or not prediction:
         return None
     learner = learners.current()
     records = lab().journal.exchanges(learner.id)
     later = [r for r in records if r.get("seq", 0) > prediction.get("after", 0)]
-    needed = len(step.requests)
+    needed = max(1, len(step.requests))
     if len(later) < needed:
         return {"waiting": True, "sent": len(later), "needed": needed}
 
     studio = current_app.config["SESSION_COOKIE_NAME"]
-    index = records.index(later[needed - 1])
+    judged = later[needed - 1] if step.requests else later[-1]
+    index = records.index(judged)
     previous = records[index - 1] if index > 0 else None
-    view = ExchangeView(later[needed - 1], previous, studio)
+    view = ExchangeView(judged, previous, studio)
     found = facts(view)
     shown = outcome(step, found)
     return {

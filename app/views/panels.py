@@ -35,6 +35,7 @@ BOOLEAN_SETTINGS = (
     "resave",
     "save_uninitialized",
     "partitioned",
+    "regenerate_on_login",
     "refresh_each_request",
 )
 OPTIONAL_TEXT_SETTINGS = ("same_site", "domain", "priority")
@@ -60,6 +61,9 @@ SETTING_HELP = {
     "secrets": "secret: one a line; the first signs, every one verifies.",
     "partitioned": "cookie.partitioned: keep the cookie apart per top-level site.",
     "priority": "cookie.priority: which cookies Chromium evicts first.",
+    "regenerate_on_login": "req.session.regenerate in the login handler, not "
+    "an express-session option: destroy the session and give it a new ID "
+    "before setting the user.",
     "refresh_each_request": "Flask-Session only (the specimen under /lab-flask): "
     "rewrite the store on every request, and re-send a permanent session's "
     "cookie. Flask's default is on.",
@@ -81,6 +85,7 @@ SETTING_LABELS = {
     "secrets": "secrets",
     "partitioned": "partitioned",
     "priority": "priority",
+    "regenerate_on_login": "regenerate on login",
     "refresh_each_request": "SESSION_REFRESH_EACH_REQUEST",
 }
 

@@ -45,21 +45,27 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 class LiveServer:
-    """A studio served on 127.0.0.1 from a thread, stopped at teardown."""
+    """A studio served on 127.0.0.1 from a thread, stopped at teardown.
 
-    def __init__(self, app):
+    Given an ssl_context (a certificate and key), it serves HTTPS only.
+    """
+
+    def __init__(self, app, ssl_context=None):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.scheme = "https" if ssl_context else "http"
+        self.server = make_server(
+            "127.0.0.1", 0, app, threaded=True, ssl_context=ssl_context
+        )
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def url_on(self, host: str) -> str:
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -234,8 +234,11 @@ class MemcachedReader(Reader):
         return rest[: int(size)], ttl
 
     def sessions(self, known_ids):
+        # The crawler's dump is no snapshot: an item moving between LRUs (a touch
+        # moves it) can be missed, so every ID seen in the record is asked too.
         found = {}
-        for key in self.keys():
+        keys = set(self.keys()) | {self.key(session_id) for session_id in known_ids}
+        for key in sorted(keys):
             item = self.meta_get(key)
             if item is None:
                 continue

@@ -142,6 +142,7 @@ BAD_SETTINGS = [
     ("partitioned", "no"),
     ("refresh_each_request", "yes"),
     ("priority", "urgent"),
+    ("regenerate_on_login", "yes"),
     ("nosuch", 1),
 ]
 

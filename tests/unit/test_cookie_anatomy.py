@@ -135,6 +135,9 @@ def record(request_cookie=None, set_cookie=None):
         (record("sid=old", "sid=new; HttpOnly; Path=/lab"), "new"),
         (record("sid=old", f"sid=; Expires={EPOCH}; Max-Age=0"), None),
         (record("sid=old", "other=v; Path=/"), "old"),
+        (record("sid=old", f"sid={'v' * 4093}; Path=/lab"), "v" * 4093),
+        (record("sid=old", f"sid={'v' * 4094}; Path=/lab"), "old"),
+        (record(None, f"sid={'v' * 4094}; Path=/lab"), None),
     ],
 )
 def test_the_held_cookie_is_read_from_the_headers(exchange, held):

@@ -63,7 +63,8 @@ def test_every_lesson_loads_and_follows_the_schema():
                 assert request.path.startswith(("/lab/", "/lab-flask/"))
                 assert request.method in ("GET", "POST")
             if step.kind == "predict":
-                assert step.requests, f"{lesson.id} step {step.number} sends nothing"
+                sends = step.requests or step.demo
+                assert sends, f"{lesson.id} step {step.number} sends nothing"
                 assert step.choice(step.answer) is not None
                 assert len(step.choices) >= 2
 
@@ -138,6 +139,15 @@ MALFORMED = [
         "no demo 'no_such_demo'",
     ),
     (
+        "demo step with a setting that does not exist",
+        GOOD.format(id="a", prerequisites="[]").replace(
+            "request:\n  method: GET\n  path: /lab/",
+            "demo: proxy_burst\nsettings:\n  secure: maybe",
+        ),
+        15,
+        "secure: must be true or false",
+    ),
+    (
         "bad front matter YAML",
         GOOD.format(id="a", prerequisites="[oops"),
         5,
@@ -164,6 +174,19 @@ def test_a_malformed_file_is_refused_with_its_name_and_line(
     assert error.line == line
     assert problem in error.problem
     assert str(error).startswith(f"{path}:{line}: ")
+
+
+def test_a_step_whose_demo_sends_keeps_its_settings(tmp_path):
+    text = GOOD.format(id="demo", prerequisites="[]").replace(
+        "request:\n  method: GET\n  path: /lab/",
+        "demo: proxy_burst\ndefaults: true\nsettings:\n  secure: true",
+    )
+    step = load_lesson(write(tmp_path, "demo.md", text)).steps[0]
+
+    assert step.demo == "proxy_burst"
+    assert step.requests == ()
+    assert step.settings == {"secure": True} and step.defaults
+    assert step.needs_settings
 
 
 def test_a_predict_answer_must_be_one_of_its_choices(tmp_path):

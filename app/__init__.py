@@ -14,8 +14,8 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from . import db, lessons, workers
 from .config import SERVICE_VARIABLES, Defaults, load_secret_key
 from .journal import RedisJournal, SqlJournal
-from .recorder import Recorder
-from .specimen import create_specimen
+from .recorder import FLASK, Recorder
+from .specimen import create_flask_specimen, create_specimen
 from .stores import Stores
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ class Lab:
 
 
 def create_app(test_config: dict | None = None, instance_path: str | None = None):
-    """Make the studio with the specimen mounted under /lab.
+    """Make the studio with the specimens mounted under /lab and /lab-flask.
 
     Configuration comes in layers: defaults, the service variables and
     SESSION_LAB_* from the environment, then ``test_config`` last. The
@@ -62,7 +62,11 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     register_views(app)
 
     recorder = Recorder(app, create_specimen(app))
-    mounts = {"/lab": recorder, **workers.init_app(app, recorder)}
+    mounts = {
+        "/lab": recorder,
+        "/lab-flask": Recorder(app, create_flask_specimen(app), FLASK),
+        **workers.init_app(app, recorder),
+    }
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, mounts)
     return app
 

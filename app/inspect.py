@@ -12,6 +12,8 @@ def store_contents(
     settings=None,
     *,
     ids=None,
+    index: str | None = None,
+    key=session_key,
 ):
     """Answer each session the learner has in the store, with its time to live.
 
@@ -20,19 +22,22 @@ def store_contents(
     learner's index here, so the panel shows only what the store holds.
     The cookie store holds nothing: its one session is the cookie the browser
     holds (``held``, the whole value), read with the learner's ``settings``.
+    ``index`` and ``key`` name another specimen's sessions: its index in the
+    journal, and the key of each session in the store.
 
     :raise StoreUnavailable: the store is not configured or did not answer.
     """
     if store_name == "cookie":
         return cookie.contents(held, settings)
 
+    index = index or store_name
     store = lab.stores.get(store_name)
     if ids is None:
-        ids = lab.journal.index(learner_id, store_name)
+        ids = lab.journal.index(learner_id, index)
     rows, missing = [], []
     for session_id in ids:
         try:
-            entry = store.peek(session_key(learner_id, session_id))
+            entry = store.peek(key(learner_id, session_id))
         except StoreUnavailable:
             raise
         except Exception as error:
@@ -50,5 +55,5 @@ def store_contents(
                 "held": session_id == held,
             }
         )
-    lab.journal.index_discard(learner_id, store_name, missing)
+    lab.journal.index_discard(learner_id, index, missing)
     return rows

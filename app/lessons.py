@@ -31,6 +31,8 @@ LOOKUPS = ("hit", "miss", "none")
 FRONT_MATTER_KEYS = {"id", "title", "summary", "prerequisites"}
 MAX_REQUESTS = 2
 MAX_DELAY_MS = 2000
+# Where the specimens are mounted: express-session's, then Flask-Session's.
+SPECIMEN_MOUNTS = ("/lab/", "/lab-flask/")
 
 _LESSON_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 _CHOICE_ID = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -67,6 +69,10 @@ class LabRequest:
     def line(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def mount(self) -> str:
+        return next(m for m in SPECIMEN_MOUNTS if self.path.startswith(m))
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -99,6 +105,11 @@ class Step:
     @property
     def sends(self) -> bool:
         return bool(self.requests)
+
+    @property
+    def races(self) -> bool:
+        """Answer whether the step sends two requests to the same specimen."""
+        return len(self.requests) > 1 and len({r.mount for r in self.requests}) == 1
 
     @property
     def needs_settings(self) -> bool:
@@ -460,10 +471,12 @@ def check_request(path: Path, item, line: int) -> LabRequest:
             path, _key_line(path, line, "method"), "method is GET or POST"
         )
     target = item.get("path")
-    if not isinstance(target, str) or not (
-        target == "/lab/" or target.startswith("/lab/")
-    ):
-        raise LessonError(path, _key_line(path, line, "path"), "path starts with /lab/")
+    if not isinstance(target, str) or not target.startswith(SPECIMEN_MOUNTS):
+        raise LessonError(
+            path,
+            _key_line(path, line, "path"),
+            "path starts with /lab/ (or /lab-flask/ for Flask-Session)",
+        )
 
     form = _strings(path, line, item.get("form") or {}, "form")
     if form and method != "POST":

@@ -8,6 +8,7 @@ so the headers on the page are true by construction.
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -17,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import learners, visits
 from .inspect import store_contents
 from .settings import Settings
-from .specimen import cookie
+from .specimen import cookie, flask_interface
 from .stores import RecordingStore, StoreUnavailable, session_key
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,35 @@ EXCHANGE_EVENT = "lab-exchange"
 
 # Where the studio keeps learners: Redis when REDIS_URL is set, else SQLite.
 STUDIO_STATE_ERRORS = (RedisError, SQLAlchemyError)
+
+
+@dataclass(frozen=True)
+class SpecimenKind:
+    """How one specimen names its sessions, so two can share a store and a record.
+
+    ``cookie`` holds the cookie name and path a specimen fixes for itself,
+    written into each record's settings in place of the learner's.
+    """
+
+    name: str
+    key: Callable[[str, str], str]
+    index_prefix: str = ""
+    cookie: dict = field(default_factory=dict)
+    serves_cookie_store: bool = True
+
+    def index(self, store: str) -> str:
+        """Answer the name of the learner's index of this specimen's sessions."""
+        return self.index_prefix + store
+
+
+EXPRESS = SpecimenKind("express", session_key)
+FLASK = SpecimenKind(
+    "flask",
+    flask_interface.store_key,
+    "flask-",
+    {"name": flask_interface.COOKIE_NAME, "path": flask_interface.MOUNT},
+    serves_cookie_store=False,
+)
 
 
 @dataclass
@@ -64,11 +94,12 @@ def request_line(environ: dict) -> str:
 
 
 class Recorder:
-    """WSGI middleware around the specimen that writes the learner's record."""
+    """WSGI middleware around a specimen that writes the learner's record."""
 
-    def __init__(self, studio: Flask, specimen: Flask):
+    def __init__(self, studio: Flask, specimen: Flask, kind: SpecimenKind = EXPRESS):
         self.studio = studio
         self.specimen = specimen
+        self.kind = kind
 
     @property
     def lab(self):
@@ -151,8 +182,9 @@ class Recorder:
         decision = exchange.decision if exchange else None
         record = {
             "at": time.time(),
+            "specimen": self.kind.name,
             "store": context.settings.store,
-            "settings": context.settings.to_dict(),
+            "settings": {**context.settings.to_dict(), **self.kind.cookie},
             "request": {
                 "line": request_line(context.environ),
                 "method": context.environ.get("REQUEST_METHOD"),
@@ -165,7 +197,7 @@ class Recorder:
                 "headers": [list(pair) for pair in sent.get("headers", [])],
                 "body_bytes": size,
             },
-            "cookie": cookie_block(context, sent),
+            "cookie": cookie_block(context, sent, self.kind),
             "cookie_id": exchange.cookie_id if exchange else None,
             "session_id": exchange.session_id if exchange else None,
             "decision": decision.to_dict() if decision else None,
@@ -190,19 +222,20 @@ class Recorder:
             return None
 
         journal = self.lab.journal
-        learner, store = context.learner_id, context.settings.store
+        learner = context.learner_id
+        index = self.kind.index(context.settings.store)
         gone = [
             op["key"].rsplit(":", 1)[-1]
             for op in context.operations
             if op["op"] == "destroy" and op.get("result") != "error"
         ]
-        journal.index_discard(learner, store, gone)
+        journal.index_discard(learner, index, gone)
         # A touch is a use too: with resave off it is all a held session gets.
         if record["decision"] and record["decision"]["store_op"] in ("set", "touch"):
-            evicted, held = journal.index_add(learner, store, record["session_id"])
+            evicted, held = journal.index_add(learner, index, record["session_id"])
             for session_id in evicted:
                 context.store.destroy(
-                    session_key(learner, session_id), why="lab limit per learner"
+                    self.kind.key(learner, session_id), why="lab limit per learner"
                 )
             return held
         return None
@@ -210,19 +243,31 @@ class Recorder:
     def contents(self, context: LabContext, record: dict, ids=None) -> list | None:
         """Answer what the store holds for this learner, right after the exchange."""
         settings = context.settings
+        if settings.store == "cookie" and not self.kind.serves_cookie_store:
+            return None
+
         held = held_id(record, settings)
         try:
             return store_contents(
-                self.lab, context.learner_id, settings.store, held, settings, ids=ids
+                self.lab,
+                context.learner_id,
+                settings.store,
+                held,
+                settings,
+                ids=ids,
+                index=self.kind.index(settings.store),
+                key=self.kind.key,
             )
         except StoreUnavailable as error:
             record["contents_error"] = error.reason
             return None
 
 
-def cookie_block(context: LabContext, sent: dict) -> dict | None:
-    """Answer the cookie's anatomy: the signed cookie's, or express's reading."""
-    if context.settings.store == "cookie":
+def cookie_block(
+    context: LabContext, sent: dict, kind: SpecimenKind = EXPRESS
+) -> dict | None:
+    """Answer the cookie's anatomy: the signed cookie's, or the specimen's reading."""
+    if context.settings.store == "cookie" and kind.serves_cookie_store:
         return cookie.describe(context, sent.get("headers", []))
     return context.reading.to_dict() if context.reading else None
 

@@ -1,4 +1,4 @@
-"""The learner's specimen settings: the options express-session takes."""
+"""The learner's specimen settings: express-session's options, and one more."""
 
 import re
 import secrets
@@ -66,6 +66,9 @@ class Settings:
     # Not an option of express-session but of the app using it: whether the
     # specimen's login handler calls req.session.regenerate before setting user.
     regenerate_on_login: bool = True
+    # Flask-Session's own option, for the specimen under /lab-flask; Flask's
+    # default is on. express-session has none like it.
+    refresh_each_request: bool = True
 
     def to_dict(self) -> dict:
         """Answer the settings as JSON-ready data."""
@@ -183,4 +186,5 @@ _CHECKS = {
     "partitioned": _boolean,
     "priority": _choice(PRIORITY_VALUES, nullable=True),
     "regenerate_on_login": _boolean,
+    "refresh_each_request": _boolean,
 }

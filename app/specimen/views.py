@@ -1,7 +1,8 @@
-"""The specimen's routes: read, set, log in, log out, and a slow read.
+"""The specimens' routes: read, set, append, log in, log out, and a slow read.
 
 This is the code the learner talks to; each route is what an express app's
-handler would do with ``req.session``.
+handler would do with ``req.session``. Both specimens run these same views:
+the session each one opens says its verbs in its own library's terms.
 """
 
 import logging
@@ -23,7 +24,9 @@ KEY_LIMIT = 64
 VALUE_LIMIT = 8192
 SESSION_KEY_LIMIT = 20
 SLOW_LIMIT_MS = 5000
-RESERVED_KEYS = {"cookie"}
+CART_LIMIT = 20
+# Keys a session library keeps for itself, by the library's name.
+RESERVED_KEYS = {"cookie": "express-session"}
 
 
 class LabInputError(ValueError):
@@ -43,12 +46,36 @@ def read():
 def set_value():
     key = field("key", KEY_LIMIT)
     value = field("value", VALUE_LIMIT, allow_empty=True)
-    if key in RESERVED_KEYS:
-        raise LabInputError("the key 'cookie' is express-session's own")
+    reserved = getattr(session, "own_keys", RESERVED_KEYS)
+    if key in reserved:
+        raise LabInputError(f"the key {key!r} is {reserved[key]}'s own")
     if key not in session and len(session) >= SESSION_KEY_LIMIT:
         raise LabInputError(f"a lab session holds at most {SESSION_KEY_LIMIT} keys")
 
     session[key] = value
+    return answer()
+
+
+@bp.post("/append")
+def append():
+    item = field("item", KEY_LIMIT)
+    cart = session.get("cart")
+    if cart is None:
+        if len(session) >= SESSION_KEY_LIMIT:
+            raise LabInputError(f"a lab session holds at most {SESSION_KEY_LIMIT} keys")
+        session["cart"] = [item]
+    elif not isinstance(cart, list):
+        raise LabInputError("cart holds a text, not a list: log out to start again")
+    elif len(cart) >= CART_LIMIT:
+        raise LabInputError(f"a lab cart holds at most {CART_LIMIT} items")
+    else:
+        # A change inside the list, not to a key of the session: only a
+        # library that compares the whole session notices it.
+        cart.append(item)
+
+    if request.form.get("modified") == "yes":
+        # Flask-Session's documented remedy; express-session's hash needs none.
+        session.modified = True
     return answer()
 
 

@@ -6,9 +6,9 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .. import learners
 from ..inspect import store_contents
-from ..recorder import held_id
+from ..recorder import EXPRESS, FLASK, held_id
 from ..settings import Settings, SettingsError
-from ..stores import StoreUnavailable, session_key
+from ..stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -65,7 +65,12 @@ def list_exchanges():
 def show_store():
     learner = learners.current()
     name = learner.settings.store
-    record = lab().journal.exchanges(learner.id)
+    # The express specimen's sessions; its last exchange says which one is held.
+    record = [
+        exchange
+        for exchange in lab().journal.exchanges(learner.id)
+        if exchange.get("specimen", "express") == "express"
+    ]
     held = held_id(record[-1], learner.settings) if record else None
     try:
         rows = store_contents(lab(), learner.id, name, held, learner.settings)
@@ -81,6 +86,7 @@ def reset():
     for status in lab().stores.status():
         if status["available"] and status["name"] != "cookie":
             forget_sessions(learner.id, status["name"])
+            forget_sessions(learner.id, status["name"], FLASK)
     journal.clear(learner.id)
 
     settings = Settings()
@@ -89,20 +95,22 @@ def reset():
     response = jsonify(settings.to_dict())
     old = learner.settings
     response.delete_cookie(old.name, path=old.path, domain=old.domain)
+    response.delete_cookie(FLASK.cookie["name"], path=FLASK.cookie["path"])
     return response
 
 
-def forget_sessions(learner_id: str, store_name: str) -> None:
-    """Destroy every specimen session the learner holds in one store."""
+def forget_sessions(learner_id: str, store_name: str, kind=EXPRESS) -> None:
+    """Destroy every session one specimen keeps for the learner in one store."""
     journal = lab().journal
     store = lab().stores.get(store_name)
-    ids = journal.index(learner_id, store_name)
+    index = kind.index(store_name)
+    ids = journal.index(learner_id, index)
     for session_id in ids:
         try:
-            store.destroy(session_key(learner_id, session_id))
+            store.destroy(kind.key(learner_id, session_id))
         except Exception as error:
             log.warning("reset could not destroy a %s session: %s", store_name, error)
-    journal.index_discard(learner_id, store_name, ids)
+    journal.index_discard(learner_id, index, ids)
 
 
 def refuse(field: str, reason: str, remedy: str = ""):

@@ -163,9 +163,8 @@ def flask_config(settings: dict) -> str:
         lines.append(
             f"    PERMANENT_SESSION_LIFETIME=timedelta(seconds={settings['max_age']}),"
         )
-    refresh = settings["resave"] or settings["rolling"]
     lines.append(
-        f"    SESSION_REFRESH_EACH_REQUEST={py(refresh)},"
+        f"    SESSION_REFRESH_EACH_REQUEST={py(settings['refresh_each_request'])},"
         "  # rewrites the store, like resave; re-sends permanent cookies, like rolling"
     )
     if settings["partitioned"]:

@@ -44,6 +44,8 @@ RESPONSE_NOTES = {
     "set-cookie": "asks the browser to store a cookie; the browser may refuse",
     "hx-trigger": "added by the lab's recorder: it tells this page to reload its "
     "panels; it is not part of the specimen's answer",
+    "vary": "tells caches the answer depends on these request headers; "
+    "Flask-Session adds Cookie whenever the session was read",
 }
 
 
@@ -345,6 +347,8 @@ class ExchangeView:
         return messages
 
     def reading_words(self, reading: dict) -> tuple[str, str]:
+        if reading.get("kind") == "flask-session" and reading.get("raw"):
+            return "ID read", "unsigned: the cookie's value is the ID"
         if reading.get("verified"):
             index = reading.get("secret_index")
             which = f"secret {index + 1}" if isinstance(index, int) else "a secret"
@@ -361,9 +365,11 @@ class ExchangeView:
         if contents is None:
             return None
         rows = []
+        # Only express-session keeps a cookie inside the session it stores.
+        express = self.record.get("specimen", "express") == "express"
         for entry in contents:
             data = dict(entry.get("data") or {})
-            cookie = data.pop("cookie", None)
+            cookie = data.pop("cookie", None) if express else None
             rows.append(
                 {
                     "id": entry.get("id"),
@@ -425,6 +431,8 @@ class ExchangeView:
                 if self.forwarded_proto
                 else "it considered the request secure"
             )
+            if self.record.get("specimen") == "flask":
+                why = "Flask-Session never asks whether the request is secure"
             if local:
                 fate = (
                     f"Your browser keeps it: {host} is localhost, which browsers "

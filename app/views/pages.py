@@ -14,6 +14,7 @@ from flask import (
 
 from .. import learners
 from ..lessons import outcome
+from ..specimen import flask_interface
 from ..settings import Settings, SettingsError
 from . import hx
 from .exchange import ExchangeView, facts
@@ -192,6 +193,7 @@ def apply_settings(lesson_id: str, number: int):
         for cookie in {
             (old.name, old.path, old.domain),
             (settings.name, settings.path, settings.domain),
+            (flask_interface.COOKIE_NAME, flask_interface.MOUNT, None),
         }:
             response.delete_cookie(cookie[0], path=cookie[1], domain=cookie[2])
     return response

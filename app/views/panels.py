@@ -36,6 +36,7 @@ BOOLEAN_SETTINGS = (
     "save_uninitialized",
     "partitioned",
     "regenerate_on_login",
+    "refresh_each_request",
 )
 OPTIONAL_TEXT_SETTINGS = ("same_site", "domain", "priority")
 SETTING_HELP = {
@@ -63,6 +64,9 @@ SETTING_HELP = {
     "regenerate_on_login": "req.session.regenerate in the login handler, not "
     "an express-session option: destroy the session and give it a new ID "
     "before setting the user.",
+    "refresh_each_request": "Flask-Session only (the specimen under /lab-flask): "
+    "rewrite the store on every request, and re-send a permanent session's "
+    "cookie. Flask's default is on.",
 }
 SETTING_LABELS = {
     "store": "Store",
@@ -82,6 +86,7 @@ SETTING_LABELS = {
     "partitioned": "partitioned",
     "priority": "priority",
     "regenerate_on_login": "regenerate on login",
+    "refresh_each_request": "SESSION_REFRESH_EACH_REQUEST",
 }
 
 

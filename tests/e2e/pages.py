@@ -1,7 +1,7 @@
 """Page objects for the studio, found by role and name as a learner finds them."""
 
 import re
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from playwright.sync_api import Page, Response, expect
 
@@ -26,7 +26,7 @@ class LessonPage:
         page.on("response", self._note_response)
 
     def _note_response(self, response: Response) -> None:
-        if "/lab/" in response.url:
+        if is_lab(response.url):
             self.lab_responses.append(response)
 
     def open(self, lesson_id: str, number: int) -> "LessonPage":
@@ -48,7 +48,7 @@ class LessonPage:
     def send(self, name: str = "Send GET /lab/") -> Response:
         """Press a send button and wait until every panel shows the new exchange."""
         before = self.exchange_count()
-        with self.page.expect_response(lambda r: "/lab/" in r.url) as answer:
+        with self.page.expect_response(lambda r: is_lab(r.url)) as answer:
             self.page.get_by_role("button", name=name, exact=True).click()
         self.wait_for_exchange(before + 1)
         return answer.value
@@ -101,6 +101,11 @@ class LessonPage:
         box.set_checked(on)
         self.page.get_by_role("button", name="Apply settings").click()
         expect(self.page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+
+
+def is_lab(url: str) -> bool:
+    """Answer whether a URL is a specimen's: express's /lab or Flask-Session's."""
+    return urlsplit(url).path.startswith(("/lab/", "/lab-flask/"))
 
 
 def cookie_value(set_cookie: str) -> tuple[str, str]:

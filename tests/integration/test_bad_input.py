@@ -140,6 +140,7 @@ BAD_SETTINGS = [
     ("domain", 5),
     ("unset", "maybe"),
     ("partitioned", "no"),
+    ("refresh_each_request", "yes"),
     ("priority", "urgent"),
     ("regenerate_on_login", "yes"),
     ("nosuch", 1),

@@ -60,7 +60,7 @@ def test_every_lesson_loads_and_follows_the_schema():
             assert set(step.look_at) <= set(PANELS)
             Settings().changed(step.settings)
             for request in step.requests:
-                assert request.path.startswith("/lab/")
+                assert request.path.startswith(("/lab/", "/lab-flask/"))
                 assert request.method in ("GET", "POST")
             if step.kind == "predict":
                 sends = step.requests or step.demo

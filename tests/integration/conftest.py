@@ -11,6 +11,19 @@ from redis import Redis
 from app.stores import session_key
 
 JSON = {"Accept": "application/json"}
+HTMX = {"HX-Request": "true"}
+
+# The settings form as the page sends it with every option at its default.
+FORM = {
+    "store": "memory",
+    "name": "sid",
+    "path": "/lab",
+    "unset": "keep",
+    "secrets": "a-secret-of-this-test",
+    "resave": "on",
+    "save_uninitialized": "on",
+    "http_only": "on",
+}
 
 
 def id_in(cookie_value: str | None) -> str | None:

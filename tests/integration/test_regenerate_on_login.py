@@ -2,19 +2,7 @@
 
 import pytest
 
-from .conftest import Learner, sent_id
-
-HTMX = {"HX-Request": "true"}
-FORM = {
-    "store": "memory",
-    "name": "sid",
-    "path": "/lab",
-    "unset": "keep",
-    "secrets": "a-secret-of-this-test",
-    "resave": "on",
-    "save_uninitialized": "on",
-    "http_only": "on",
-}
+from .conftest import FORM, HTMX, Learner, sent_id
 
 
 def test_it_is_on_by_default(client):

@@ -4,17 +4,7 @@ import pytest
 
 from app.lessons import LessonError
 
-HTMX = {"HX-Request": "true"}
-FORM = {
-    "store": "memory",
-    "name": "sid",
-    "path": "/lab",
-    "unset": "keep",
-    "secrets": "a-secret-of-this-test",
-    "resave": "on",
-    "save_uninitialized": "on",
-    "http_only": "on",
-}
+from .conftest import FORM, HTMX
 
 
 def test_a_broken_lesson_stops_the_app_with_its_file_and_line(make_app, tmp_path):

@@ -86,9 +86,12 @@ class LessonPage:
         return self.page.get_by_role("region", name=re.compile(f"^{re.escape(title)}"))
 
     def next_step(self) -> None:
-        self.page.get_by_role(
-            "button", name=re.compile("^(Done, next step|Finish)")
-        ).click()
+        # Wait for the next page to load: a button clicked before htmx has
+        # processed the page does nothing.
+        with self.page.expect_navigation():
+            self.page.get_by_role(
+                "button", name=re.compile("^(Done, next step|Finish)")
+            ).click()
 
     def open_settings(self) -> None:
         summary = self.page.get_by_text("Settings: every option")

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -107,3 +108,18 @@ def screenshot_on_failure(request, context):
     folder.mkdir(parents=True, exist_ok=True)
     for number, page in enumerate(context.pages):
         page.screenshot(path=str(folder / f"failure-{number}.png"), full_page=True)
+
+
+# Starting a worker is a whole interpreter starting the app: on a busy
+# machine that takes seconds, so the worker lessons' waits are generous.
+WORKER_WAIT_MS = 90_000
+EXPECT_WAIT_MS = 5_000
+BORNE_OUT = "Your prediction is borne out by the record"
+
+
+@pytest.fixture
+def patient_expect():
+    """Wait as long for workers in expect() as elsewhere, for the tests that ask."""
+    expect.set_options(timeout=WORKER_WAIT_MS)
+    yield
+    expect.set_options(timeout=EXPECT_WAIT_MS)

@@ -11,20 +11,11 @@ from playwright.sync_api import expect
 
 from tests.workerprobe import held, worker
 
+from .conftest import BORNE_OUT, WORKER_WAIT_MS
 from .pages import LessonPage, browser_cookie
 from .test_quality import serious_violations
 
-WORKER_WAIT_MS = 90_000
-EXPECT_WAIT_MS = 5_000
-BORNE_OUT = "Your prediction is borne out by the record"
-
-
-@pytest.fixture(autouse=True)
-def patient_expect():
-    """Wait as long for workers in expect() as elsewhere, in these tests only."""
-    expect.set_options(timeout=WORKER_WAIT_MS)
-    yield
-    expect.set_options(timeout=EXPECT_WAIT_MS)
+pytestmark = pytest.mark.usefixtures("patient_expect")
 
 
 def yours_on_b(app, page) -> int:

@@ -152,8 +152,7 @@ class Recorder:
         return context
 
     def learner(self, environ):
-        with self.studio.request_context(environ):
-            learner = learners.current(create=False)
+        learner = learners.named_by(self.studio, environ)
         # A cross-site request may come without the studio cookie; the
         # SameSite lesson's visit token then says whose it is.
         return learner or visits.visitor(self.studio, environ)

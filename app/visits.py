@@ -114,8 +114,7 @@ def visitor(studio: Flask, environ: dict):
     visit = read_token(studio.secret_key, token)
     name = studio.config["SESSION_COOKIE_NAME"]
     stand_in = {**environ, "HTTP_COOKIE": f"{name}={visit.studio_id}"}
-    with studio.request_context(stand_in):
-        learner = learners.current(create=False)
+    learner = learners.named_by(studio, stand_in)
     if learner is None:
         raise VisitError("the visit token names a learner the studio no longer knows")
 

@@ -31,9 +31,19 @@ def store_contents(
         return cookie.contents(held, settings)
 
     index = index or store_name
-    store = lab.stores.get(store_name)
     if ids is None:
         ids = lab.journal.index(learner_id, index)
+    rows, missing = peek_sessions(lab, learner_id, store_name, ids, held, key)
+    lab.journal.index_discard(learner_id, index, missing)
+    return rows
+
+
+def peek_sessions(lab, learner_id, store_name, ids, held=None, key=session_key):
+    """Answer the rows of the sessions the store has, and the IDs it has not.
+
+    :raise StoreUnavailable: the store is not configured or did not answer.
+    """
+    store = lab.stores.get(store_name)
     rows, missing = [], []
     for session_id in ids:
         try:
@@ -55,5 +65,4 @@ def store_contents(
                 "held": session_id == held,
             }
         )
-    lab.journal.index_discard(learner_id, index, missing)
-    return rows
+    return rows, missing

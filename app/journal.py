@@ -9,7 +9,9 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from redis import Redis
@@ -19,24 +21,77 @@ log = logging.getLogger(__name__)
 
 # The number is only known inside Redis, so the script writes it into the
 # exchange's JSON: Python sends the text that follows ``{"seq": 0``.
-APPEND = """
+APPEND_STEPS = """
 local seq = redis.call('INCR', KEYS[1])
 redis.call('RPUSH', KEYS[2], '{"seq": ' .. seq .. ARGV[1])
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-return seq
 """
+APPEND = APPEND_STEPS + "return seq\n"
 SEQ_PLACEHOLDER = '{"seq": 0'
 
-INDEX_ADD = """
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-local past = -tonumber(ARGV[3]) - 1
-local evicted = redis.call('ZRANGE', KEYS[1], 0, past)
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, past)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return {evicted, redis.call('ZRANGE', KEYS[1], 0, -1)}
+# One exchange's whole filing: the index update, then the record, appended only
+# when the learner's index is the one the recorder read the store for (ARGV[7]
+# says whether to compare, ARGV[8] lists the IDs it expects, oldest first).
+FILE = (
+    """
+for i = 9, #ARGV do redis.call('ZREM', KEYS[3], ARGV[i]) end
+if ARGV[6] ~= '' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6]) end
+local past = -tonumber(ARGV[5]) - 1
+local evicted = redis.call('ZRANGE', KEYS[3], 0, past)
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, past)
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+local held = redis.call('ZRANGE', KEYS[3], 0, -1)
+if #evicted > 0 or (ARGV[7] == '1' and table.concat(held, ' ') ~= ARGV[8]) then
+  return {0, evicted, held}
+end
 """
+    + APPEND_STEPS
+    + "return {seq, evicted, held}\n"
+)
+
+
+@dataclass(frozen=True)
+class Filing:
+    """What filing an exchange did to the learner's index, and its number.
+
+    ``seq`` is None when the exchange was not appended: the index held other
+    sessions than expected, or the cap pushed some out, so the caller must
+    read the store again for ``held`` before it appends.
+    """
+
+    seq: int | None
+    evicted: list
+    held: list
+
+
+class KnownIndexes:
+    """What this process last saw of each learner's index, oldest first.
+
+    A guess, never a source: the journal compares it with the real index when
+    it files an exchange, so a stale guess costs a second read, not a wrong
+    record. Bounded, dropping the learner seen least recently.
+    """
+
+    def __init__(self, limit: int = 4096):
+        self.limit = limit
+        self.seen: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def expect(self, slot: tuple, gone, used: str | None) -> list:
+        """Answer the IDs the index should hold once this exchange is filed."""
+        with self.lock:
+            known = self.seen.get(slot, ())
+        ids = [item for item in known if item not in gone and item != used]
+        return ids + [used] if used else ids
+
+    def remember(self, slot: tuple, held: list) -> None:
+        with self.lock:
+            self.seen[slot] = tuple(held)
+            self.seen.move_to_end(slot)
+            if len(self.seen) > self.limit:
+                self.seen.popitem(last=False)
 
 
 class RedisJournal:
@@ -48,7 +103,7 @@ class RedisJournal:
         self.cap = cap
         self.lifetime = lifetime
         self._append = client.register_script(APPEND)
-        self._index_add = client.register_script(INDEX_ADD)
+        self._file = client.register_script(FILE)
 
     def append(self, learner: str, exchange: dict) -> int:
         """Add an exchange, numbering it, and drop the oldest past the bound.
@@ -63,19 +118,45 @@ class RedisJournal:
         exchange["seq"] = seq
         return seq
 
+    def file(
+        self,
+        learner: str,
+        exchange: dict,
+        store: str,
+        used: str | None,
+        gone: list,
+        expected: list | None,
+    ) -> Filing:
+        """Update the index and append the exchange, in one round trip.
+
+        ``used`` is the session the exchange set or touched, ``gone`` the IDs
+        to drop; ``expected`` the index the exchange's store contents were
+        read for, or None to append whatever the index holds.
+        """
+        exchange.pop("seq", None)
+        body = json.dumps({"seq": 0, **exchange})
+        keys = [
+            f"lab:{learner}:seq",
+            f"lab:{learner}:record",
+            f"lab:{learner}:index:{store}",
+        ]
+        check = "0" if expected is None else "1"
+        args = [
+            body[len(SEQ_PLACEHOLDER):], self.length, self.lifetime, time.time(),
+            self.cap, used or "", check, " ".join(expected or ()), *gone,
+        ]
+        seq, evicted, held = self._file(keys=keys, args=args)
+        if seq:
+            exchange["seq"] = seq
+        return Filing(
+            seq or None,
+            [item.decode() for item in evicted],
+            [item.decode() for item in held],
+        )
+
     def exchanges(self, learner: str) -> list:
         items = self.client.lrange(f"lab:{learner}:record", 0, -1)
         return [json.loads(item) for item in items]
-
-    def index_add(self, learner: str, store: str, session_id: str) -> tuple:
-        """Note a session the learner holds.
-
-        Answer the IDs pushed past the cap and the IDs held now, oldest first.
-        """
-        key = f"lab:{learner}:index:{store}"
-        args = [session_id, time.time(), self.cap, self.lifetime]
-        evicted, held = self._index_add(keys=[key], args=args)
-        return [item.decode() for item in evicted], [item.decode() for item in held]
 
     def index(self, learner: str, store: str) -> list:
         items = self.client.zrange(f"lab:{learner}:index:{store}", 0, -1)
@@ -160,20 +241,41 @@ class SqlJournal:
         return record.delete().where(mine, record.c.seq < oldest_kept)
 
     def append(self, learner: str, exchange: dict) -> int:
+        with self.writing() as connection:
+            return self.insert(connection, learner, exchange)
+
+    def insert(self, connection, learner: str, exchange: dict) -> int:
         now = time.time()
+        exchange.pop("seq", None)
         row = {
             "learner": learner,
             "body": json.dumps(exchange),
             "expires_at": now + self.lifetime,
         }
-        with self.writing() as connection:
-            result = connection.execute(self.record.insert(), row)
-            seq = result.inserted_primary_key[0]
-            connection.execute(self._trim, {"learner": learner})
-            if random.random() < 0.01:
-                self.expire(connection, now)
+        result = connection.execute(self.record.insert(), row)
+        seq = result.inserted_primary_key[0]
+        connection.execute(self._trim, {"learner": learner})
+        if random.random() < 0.01:
+            self.expire(connection, now)
         exchange["seq"] = seq
         return seq
+
+    def file(
+        self,
+        learner: str,
+        exchange: dict,
+        store: str,
+        used: str | None,
+        gone: list,
+        expected: list | None,
+    ) -> Filing:
+        """Update the index and append the exchange, in one transaction."""
+        with self.writing() as connection:
+            self.discard(connection, learner, store, gone)
+            evicted, held = self.note(connection, learner, store, used)
+            if evicted or (expected is not None and held != list(expected)):
+                return Filing(None, evicted, held)
+            return Filing(self.insert(connection, learner, exchange), evicted, held)
 
     def expire(self, connection, now: float) -> None:
         """Delete what has outlived the learner lifetime, for every learner."""
@@ -191,11 +293,12 @@ class SqlJournal:
             rows = connection.execute(query).all()
         return [{**json.loads(body), "seq": seq} for seq, body in rows]
 
-    def index_add(self, learner: str, store: str, session_id: str) -> tuple:
+    def note(self, connection, learner: str, store: str, session_id) -> tuple:
+        """Note a use of a session, if any; answer the evicted and the held IDs."""
         now = time.time()
         held = self.held
-        with self.writing() as connection:
-            mine = (held.c.learner == learner) & (held.c.store == store)
+        mine = (held.c.learner == learner) & (held.c.store == store)
+        if session_id:
             this = mine & (held.c.session_id == session_id)
             query = sa.select(held.c.session_id).where(this)
             existing = connection.execute(query).first()
@@ -217,14 +320,14 @@ class SqlJournal:
                     .where(this)
                     .values(added_at=now, expires_at=now + self.lifetime)
                 )
-            ids = connection.execute(
-                sa.select(held.c.session_id).where(mine).order_by(held.c.added_at)
-            ).scalars().all()
-            cut = max(0, len(ids) - self.cap)
-            evicted = ids[:cut]
-            if evicted:
-                gone = held.delete().where(mine, held.c.session_id.in_(evicted))
-                connection.execute(gone)
+        ids = connection.execute(
+            sa.select(held.c.session_id).where(mine).order_by(held.c.added_at)
+        ).scalars().all()
+        cut = max(0, len(ids) - self.cap)
+        evicted = ids[:cut]
+        if evicted:
+            gone = held.delete().where(mine, held.c.session_id.in_(evicted))
+            connection.execute(gone)
         return list(evicted), list(ids[cut:])
 
     def index(self, learner: str, store: str) -> list:
@@ -240,15 +343,20 @@ class SqlJournal:
     def index_discard(self, learner: str, store: str, session_ids) -> None:
         if not session_ids:
             return
-        held = self.held
         with self.writing() as connection:
-            connection.execute(
-                held.delete().where(
-                    held.c.learner == learner,
-                    held.c.store == store,
-                    held.c.session_id.in_(list(session_ids)),
-                )
+            self.discard(connection, learner, store, session_ids)
+
+    def discard(self, connection, learner: str, store: str, session_ids) -> None:
+        if not session_ids:
+            return
+        held = self.held
+        connection.execute(
+            held.delete().where(
+                held.c.learner == learner,
+                held.c.store == store,
+                held.c.session_id.in_(list(session_ids)),
             )
+        )
 
     def holders(self, store: str, limit: int) -> list[tuple[str, str]]:
         """Answer up to limit (learner, session ID) pairs in a store, all learners'."""

@@ -16,7 +16,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import learners, visits
-from .inspect import store_contents
+from .inspect import peek_sessions, store_contents
+from .journal import KnownIndexes
 from .settings import Settings
 from .specimen import cookie, flask_interface
 from .stores import RecordingStore, StoreUnavailable, session_key
@@ -100,6 +101,7 @@ class Recorder:
         self.studio = studio
         self.specimen = specimen
         self.kind = kind
+        self.known = KnownIndexes()
 
     @property
     def lab(self):
@@ -208,58 +210,109 @@ class Recorder:
         }
         if context.environ.get(visits.ENVIRON_KEY):
             record["visit"] = True
-        if context.store is not None:
-            held = self.update_index(context, record)
-            record["contents"] = self.contents(context, record, held)
-        record["ms"] = round((time.perf_counter() - started) * 1000, 3)
-        self.lab.journal.append(context.learner_id, record)
-
-    def update_index(self, context: LabContext, record: dict) -> list | None:
-        """Keep the learner's index of sessions; answer the IDs held, if it changed."""
-        if context.settings.store == "cookie":
+        if context.store is None or context.settings.store == "cookie":
             # No session lives on the server, so there is nothing to index.
-            return None
+            if context.store is not None:
+                record["contents"] = self.contents(context, record)
+            record["ms"] = elapsed_ms(started)
+            self.lab.journal.append(context.learner_id, record)
+        else:
+            self.file_with_contents(context, record, started)
 
+    def file_with_contents(self, context: LabContext, record: dict, started) -> None:
+        """Keep the learner's index, read the store's contents, append the record.
+
+        The store is read for the index this process last saw, updated by the
+        exchange, and the journal appends the record only if the real index
+        agrees: then the exchange costs one store read and one journal write.
+        Otherwise the store is read again for the index as it really is.
+        """
         journal = self.lab.journal
         learner = context.learner_id
         index = self.kind.index(context.settings.store)
+        slot = (learner, index)
         gone = [
             op["key"].rsplit(":", 1)[-1]
             for op in context.operations
             if op["op"] == "destroy" and op.get("result") != "error"
         ]
-        journal.index_discard(learner, index, gone)
         # A touch is a use too: with resave off it is all a held session gets.
-        if record["decision"] and record["decision"]["store_op"] in ("set", "touch"):
-            evicted, held = journal.index_add(learner, index, record["session_id"])
-            for session_id in evicted:
-                context.store.destroy(
-                    self.kind.key(learner, session_id), why="lab limit per learner"
-                )
-            return held
-        return None
+        decision = record["decision"]
+        used = None
+        if decision and decision["store_op"] in ("set", "touch"):
+            used = record["session_id"]
 
-    def contents(self, context: LabContext, record: dict, ids=None) -> list | None:
-        """Answer what the store holds for this learner, right after the exchange."""
+        expected = self.known.expect(slot, gone, used)
+        missing = self.read_contents(context, record, expected)
+        if missing is not None:
+            expected = [item for item in expected if item not in missing]
+            gone = [*gone, *missing]
+        record["ms"] = elapsed_ms(started)
+        filing = journal.file(
+            learner,
+            record,
+            index,
+            used,
+            gone,
+            None if missing is None else expected,
+        )
+        if filing.seq is not None:
+            self.known.remember(slot, filing.held)
+            return
+
+        for session_id in filing.evicted:
+            context.store.destroy(
+                self.kind.key(learner, session_id), why="lab limit per learner"
+            )
+        missing = self.read_contents(context, record, filing.held) or []
+        journal.index_discard(learner, index, missing)
+        self.known.remember(slot, [item for item in filing.held if item not in missing])
+        record["ms"] = elapsed_ms(started)
+        journal.append(learner, record)
+
+    def read_contents(self, context: LabContext, record: dict, ids) -> list | None:
+        """Put the store's rows for the IDs in the record; answer the IDs missing.
+
+        None when the store did not answer: the record says so instead.
+        """
         settings = context.settings
-        if settings.store == "cookie" and not self.kind.serves_cookie_store:
+        try:
+            rows, missing = peek_sessions(
+                self.lab,
+                context.learner_id,
+                settings.store,
+                ids,
+                held_id(record, settings),
+                self.kind.key,
+            )
+        except StoreUnavailable as error:
+            record["contents"] = None
+            record["contents_error"] = error.reason
+            return None
+        record["contents"] = rows
+        record.pop("contents_error", None)
+        return missing
+
+    def contents(self, context: LabContext, record: dict) -> list | None:
+        """Answer what the cookie store holds: the cookie the browser keeps."""
+        if not self.kind.serves_cookie_store:
             return None
 
-        held = held_id(record, settings)
         try:
             return store_contents(
                 self.lab,
                 context.learner_id,
-                settings.store,
-                held,
-                settings,
-                ids=ids,
-                index=self.kind.index(settings.store),
-                key=self.kind.key,
+                "cookie",
+                held_id(record, context.settings),
+                context.settings,
             )
         except StoreUnavailable as error:
             record["contents_error"] = error.reason
             return None
+
+
+def elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 def cookie_block(

@@ -82,11 +82,11 @@ class WorkerIndex:
     def store_name(self, store: str) -> str:
         return f"{store}@{self.worker}" if store == "memory" else store
 
-    def index_add(self, learner: str, store: str, session_id: str) -> list:
-        return self.journal.index_add(learner, self.store_name(store), session_id)
-
     def index(self, learner: str, store: str) -> list:
         return self.journal.index(learner, self.store_name(store))
+
+    def file(self, learner: str, exchange: dict, store: str, *rest):
+        return self.journal.file(learner, exchange, self.store_name(store), *rest)
 
     def index_discard(self, learner: str, store: str, session_ids) -> None:
         self.journal.index_discard(learner, self.store_name(store), session_ids)

@@ -79,22 +79,35 @@ def test_learners_are_kept_apart(journal, learner):
     assert [item["whose"] for item in theirs] == ["theirs"]
 
 
-def test_index_add_evicts_the_oldest_past_the_cap(journal, learner):
-    evicted, answered = [], []
+def use(journal, learner: str, session_id: str, store: str = "redis"):
+    """File an exchange that used a session, whatever the index held before."""
+    return journal.file(learner, {"used": session_id}, store, session_id, [], None)
+
+
+def test_filing_evicts_the_least_recently_used_past_the_cap(journal, learner):
+    filings = []
     for number in range(CAP + 2):
-        pushed_out, held = journal.index_add(learner, "redis", f"id{number}")
-        evicted += pushed_out
-        answered.append(held)
+        filings.append(use(journal, learner, f"id{number}"))
         time.sleep(0.002)
 
-    assert evicted == ["id0", "id1"]
-    assert answered[-1] == journal.index(learner, "redis") == ["id2", "id3", "id4"]
-    assert answered[:2] == [["id0"], ["id0", "id1"]]
+    # Past the cap the caller must destroy the evicted before it appends.
+    assert [filing.evicted for filing in filings] == [[]] * CAP + [["id0"], ["id1"]]
+    assert [filing.seq is None for filing in filings] == [False] * CAP + [True] * 2
+    assert filings[-1].held == journal.index(learner, "redis") == ["id2", "id3", "id4"]
+    assert filings[1].held == ["id0", "id1"]
+
+
+def test_a_use_moves_a_session_last(journal, learner):
+    for session_id in ("a", "b", "a"):
+        use(journal, learner, session_id)
+        time.sleep(0.002)
+
+    assert journal.index(learner, "redis") == ["b", "a"]
 
 
 def test_index_is_per_store_and_discards(journal, learner):
-    journal.index_add(learner, "redis", "a")
-    journal.index_add(learner, "memory", "b")
+    use(journal, learner, "a")
+    use(journal, learner, "b", store="memory")
     journal.index_discard(learner, "redis", ["a"])
 
     assert journal.index(learner, "redis") == []
@@ -102,8 +115,7 @@ def test_index_is_per_store_and_discards(journal, learner):
 
 
 def test_clear_forgets_record_and_index(journal, learner):
-    journal.append(learner, {"step": 0})
-    journal.index_add(learner, "redis", "a")
+    use(journal, learner, "a")
 
     journal.clear(learner)
 
@@ -113,11 +125,66 @@ def test_clear_forgets_record_and_index(journal, learner):
 
 def test_redis_keys_expire_with_the_lifetime(redis_client, learner):
     journal = RedisJournal(redis_client, LENGTH, CAP, LIFETIME)
-    journal.append(learner, {"step": 0})
-    journal.index_add(learner, "redis", "a")
+    use(journal, learner, "a")
 
     keys = [f"lab:{learner}:{name}" for name in ("seq", "record", "index:redis")]
     ttls = [redis_client.ttl(key) for key in keys]
     journal.clear(learner)
 
     assert all(0 < ttl <= LIFETIME for ttl in ttls), ttls
+
+
+def test_file_indexes_and_appends_when_the_index_is_as_expected(journal, learner):
+    use(journal, learner, "a")
+    time.sleep(0.002)
+
+    filing = journal.file(learner, {"step": 1}, "redis", "b", [], ["a", "b"])
+
+    assert filing.seq is not None
+    assert filing.held == ["a", "b"] == journal.index(learner, "redis")
+    assert journal.exchanges(learner)[-1] == {"step": 1, "seq": filing.seq}
+
+
+def test_file_appends_nothing_when_the_index_is_not_as_expected(journal, learner):
+    use(journal, learner, "made elsewhere")
+    time.sleep(0.002)
+
+    filing = journal.file(learner, {"step": 1}, "redis", "b", [], ["b"])
+
+    # The index is updated all the same, and the caller learns what it holds.
+    assert filing.seq is None
+    assert filing.held == ["made elsewhere", "b"] == journal.index(learner, "redis")
+    assert [exchange.get("step") for exchange in journal.exchanges(learner)] == [None]
+
+
+def test_file_drops_the_gone_before_it_compares(journal, learner):
+    use(journal, learner, "a")
+    use(journal, learner, "b")
+
+    filing = journal.file(learner, {"step": 1}, "redis", None, ["a"], ["b"])
+
+    assert filing.seq is not None
+    assert journal.index(learner, "redis") == ["b"]
+
+
+def test_file_leaves_the_append_to_the_caller_past_the_cap(journal, learner):
+    for number in range(CAP):
+        use(journal, learner, f"id{number}")
+        time.sleep(0.002)
+    expected = [f"id{number}" for number in range(1, CAP)] + ["new"]
+
+    filing = journal.file(learner, {"step": 1}, "redis", "new", [], expected)
+
+    # The evicted session is still in the store: the caller destroys it first.
+    assert (filing.seq, filing.evicted, filing.held) == (None, ["id0"], expected)
+    assert len(journal.exchanges(learner)) == CAP
+
+
+def test_file_without_an_expectation_always_appends(journal, learner):
+    use(journal, learner, "made elsewhere")
+    time.sleep(0.002)
+
+    filing = journal.file(learner, {"step": 1}, "redis", "b", [], None)
+
+    assert journal.exchanges(learner)[-1] == {"step": 1, "seq": filing.seq}
+    assert filing.held == ["made elsewhere", "b"]

@@ -6,7 +6,7 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from .conftest import Learner
+from .conftest import JSON, Learner, RedisProbe
 
 SERIES = [
     ({}, "GET", "/", None),
@@ -64,6 +64,35 @@ def test_the_record_matches_the_test_client(learner, probe):
         panel = learner.client.get("/api/store").json
         assert panel["store"] == probe.name
         check_store_view(learner, probe, panel["sessions"])
+
+
+def test_the_record_is_true_when_another_process_changed_the_index(
+    make_app, redis_url
+):
+    # Each process guesses a learner's index from what it saw last; two
+    # studios on one Redis are two processes, each changing it behind the other.
+    first, second = make_app(REDIS_URL=redis_url), make_app(REDIS_URL=redis_url)
+    learner = Learner(first.test_client())
+    learner.configure(store="redis")
+    elsewhere = second.test_client()
+    elsewhere.set_cookie("lab_learner", learner.cookie("lab_learner", "/"))
+    probe = RedisProbe(redis_url)
+    try:
+        learner.write("colour", "blue")
+        made = elsewhere.post("/lab/set", data={"key": "k", "value": "v"}, headers=JSON)
+        assert made.status_code == 200
+        rows = learner.last()["contents"]
+        assert {row["id"] for row in rows} == {
+            key.rsplit(":", 1)[-1] for key in probe.keys(learner.id)
+        }
+
+        learner.write("colour", "green")
+
+        record = learner.last()
+        assert len(record["contents"]) == 2
+        check_store_view(learner, probe, record["contents"])
+    finally:
+        probe.close()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from htmx_flask import Htmx
 from redis import Redis
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from . import db, lessons, workers
+from . import db, learners, lessons, workers
 from .config import SERVICE_VARIABLES, Defaults, load_secret_key
 from .journal import RedisJournal, SqlJournal
 from .recorder import FLASK, Recorder
@@ -58,6 +58,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
 
     init_state(app)
     lessons.init_app(app)
+    learners.init_app(app)
     Htmx(app)
     register_views(app)
 

@@ -102,6 +102,7 @@ class Recorder:
         self.specimen = specimen
         self.kind = kind
         self.known = KnownIndexes()
+        self.recent = learners.RecentLearners()
 
     @property
     def lab(self):
@@ -154,7 +155,12 @@ class Recorder:
         return context
 
     def learner(self, environ):
-        learner = learners.named_by(self.studio, environ)
+        key = self.recent.key(self.studio, environ)
+        learner = self.recent.get(key) if key else None
+        if learner is None:
+            learner = learners.named_by(self.studio, environ)
+            if learner is not None and key:
+                self.recent.put(key, learner)
         # A cross-site request may come without the studio cookie; the
         # SameSite lesson's visit token then says whose it is.
         return learner or visits.visitor(self.studio, environ)

@@ -14,6 +14,7 @@ from app.workers import WORKER_NAMES, RestartRefused
 from tests.workerprobe import alive, ask, gone, held, is_worker_process, worker
 
 from .conftest import Learner, id_in, sent_id, set_cookies
+from app.learners import SETTINGS_COOKIE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,10 @@ def test_the_worker_records_the_request_the_browser_sent(learner):
     assert record["request"]["line"] == "GET /lab/workers/a/?look=1 HTTP/1.1"
     headers = {name.lower(): value for name, value in record["request"]["headers"]}
     assert headers["x-probe"] == "relayed as sent"
-    assert headers["cookie"] == f"lab_learner={learner.cookie('lab_learner', '/')}"
+    studio_cookies = ("lab_learner", SETTINGS_COOKIE)
+    assert set(headers["cookie"].split("; ")) == {
+        f"{name}={learner.cookie(name, '/')}" for name in studio_cookies
+    }
     sent = [v for k, v in record["response"]["headers"] if k.lower() == "set-cookie"]
     assert response.headers.getlist("Set-Cookie") == sent
     assert response.headers["HX-Trigger"] == "lab-exchange"

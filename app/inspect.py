@@ -44,14 +44,14 @@ def peek_sessions(lab, learner_id, store_name, ids, held=None, key=session_key):
     :raise StoreUnavailable: the store is not configured or did not answer.
     """
     store = lab.stores.get(store_name)
+    try:
+        entries = store.peek_many([key(learner_id, session_id) for session_id in ids])
+    except StoreUnavailable:
+        raise
+    except Exception as error:
+        raise StoreUnavailable(store_name, describe(error)) from error
     rows, missing = [], []
-    for session_id in ids:
-        try:
-            entry = store.peek(key(learner_id, session_id))
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            raise StoreUnavailable(store_name, describe(error)) from error
+    for session_id, entry in zip(ids, entries):
         if entry is None:
             missing.append(session_id)
             continue

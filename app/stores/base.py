@@ -78,6 +78,10 @@ class Store(ABC):
     def peek(self, key: str) -> Entry | None:
         """Read a session and its remaining life, changing nothing."""
 
+    def peek_many(self, keys: list[str]) -> list[Entry | None]:
+        """Peek at several sessions, in order; a store that can asks once."""
+        return [self.peek(key) for key in keys]
+
     @abstractmethod
     def ping(self) -> None:
         """Check the server answers; raise when it does not."""

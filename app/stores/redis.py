@@ -10,6 +10,17 @@ from .base import Entry, Store
 SCAN_STEP = 1000
 DELETE_BATCH = 500
 
+# Each key's value (false when absent) and milliseconds to live, in one call
+# however many sessions a learner holds.
+PEEK = """
+local answer = {}
+for i, key in ipairs(KEYS) do
+  answer[2 * i - 1] = redis.call('GET', key)
+  answer[2 * i] = redis.call('PTTL', key)
+end
+return answer
+"""
+
 
 class RedisStore(Store):
     """Keep sessions in Redis under the learner's prefix, with a TTL each."""
@@ -23,21 +34,28 @@ class RedisStore(Store):
             url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
         super().__init__(RedisSessionInterface(None, client=self.client, key_prefix=""))
+        self._peek = self.client.register_script(PEEK)
 
     def touch(self, key, data, ttl):
         # connect-redis touches with EXPIRE: the value is not rewritten.
         self.client.expire(key, ttl)
 
     def peek(self, key):
-        pipe = self.client.pipeline(transaction=False)
-        pipe.get(key)
-        pipe.pttl(key)
-        value, pttl = pipe.execute()
-        if value is None:
-            return None
+        return self.peek_many([key])[0]
 
-        ttl = None if pttl < 0 else pttl / 1000
-        return Entry(self.interface.serializer.decode(value), ttl)
+    def peek_many(self, keys):
+        if not keys:
+            return []
+
+        answer = self._peek(keys=keys)
+        entries = []
+        for value, pttl in zip(answer[::2], answer[1::2]):
+            if value is None:
+                entries.append(None)
+                continue
+            ttl = None if pttl < 0 else pttl / 1000
+            entries.append(Entry(self.interface.serializer.decode(value), ttl))
+        return entries
 
     def ping(self):
         self.client.ping()

@@ -192,16 +192,18 @@ class Exchange:
     def is_new(self) -> bool:
         return self.cookie_id != self.session_id
 
-    def is_modified(self, session) -> bool:
+    # Each rule takes the session's hash at the end of the request, computed
+    # once: the session no longer changes while they are weighed.
+    def is_modified(self, digest: str) -> bool:
         changed_id = self.original_id != self.session_id
-        return changed_id or self.original_hash != content_hash(session)
+        return changed_id or self.original_hash != digest
 
-    def is_saved(self, session) -> bool:
+    def is_saved(self, digest: str) -> bool:
         same_id = self.original_id == self.session_id
-        return same_id and self.saved_hash == content_hash(session)
+        return same_id and self.saved_hash == digest
 
-    def should_save(self, session) -> tuple[bool, str]:
-        modified = self.is_modified(session)
+    def should_save(self, digest: str) -> tuple[bool, str]:
+        modified = self.is_modified(digest)
         uninitialized_rule = (
             not self.settings.save_uninitialized
             and self.saved_hash is None
@@ -212,7 +214,7 @@ class Exchange:
                 "not saved: the session is new and unmodified "
                 "and saveUninitialized is off"
             )
-        if not uninitialized_rule and self.is_saved(session):
+        if not uninitialized_rule and self.is_saved(digest):
             return False, ""
 
         if self.is_new():
@@ -223,9 +225,9 @@ class Exchange:
             return True, "saved: the loaded session was modified"
         return True, "saved, though unmodified: resave is on"
 
-    def should_set_cookie(self, session) -> tuple[bool, str]:
+    def should_set_cookie(self, digest: str) -> tuple[bool, str]:
         settings = self.settings
-        modified = self.is_modified(session)
+        modified = self.is_modified(digest)
         if self.is_new():
             if settings.save_uninitialized or modified:
                 return True, "Set-Cookie: the browser must learn the new ID"
@@ -254,10 +256,11 @@ class Exchange:
         expires = self.expires_at()
         ttl = self.store_ttl()
         key = self.key(self.session_id)
-        save, why = self.should_save(session)
+        digest = content_hash(session)
+        save, why = self.should_save(digest)
         if save:
             self.store.set(key, self.stored_form(session, expires), ttl)
-            self.saved_hash = content_hash(session)
+            self.saved_hash = digest
             decision.store_op = "set"
             decision.reasons.append(why)
         elif not self.is_new():
@@ -269,7 +272,7 @@ class Exchange:
         else:
             decision.reasons.append(why)
 
-        send, why = self.should_set_cookie(session)
+        send, why = self.should_set_cookie(digest)
         if send and self.cookie.get("secure") and not is_secure(
             environ, self.settings.trust_proxy
         ):

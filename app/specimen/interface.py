@@ -56,6 +56,8 @@ class Decision:
     store_op: str = "none"
     set_cookie: bool = False
     reasons: list = field(default_factory=list)
+    # True when Set-Cookie was due but the secure gate kept it back.
+    withheld_by_secure: bool = False
 
     @property
     def summary(self) -> str:
@@ -69,6 +71,7 @@ class Decision:
             "set_cookie": self.set_cookie,
             "reasons": list(self.reasons),
             "summary": self.summary,
+            "withheld_by_secure": self.withheld_by_secure,
         }
 
 
@@ -280,6 +283,7 @@ class Exchange:
                 "no Set-Cookie: secure is on and the request is not secure "
                 "(plain HTTP, and no trusted X-Forwarded-Proto: https)"
             )
+            decision.withheld_by_secure = True
         decision.reasons.append(why)
         if send:
             self.set_cookie(response, expires)

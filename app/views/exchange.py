@@ -394,11 +394,7 @@ class ExchangeView:
 
     def withheld_by_secure(self) -> bool:
         """Answer whether the secure gate kept Set-Cookie from the browser."""
-        decision = self.decision or {}
-        return not decision.get("set_cookie") and any(
-            reason.startswith("no Set-Cookie") and "secure" in reason
-            for reason in decision.get("reasons", [])
-        )
+        return bool((self.decision or {}).get("withheld_by_secure"))
 
     def notes(self, page_scheme: str) -> list:
         """Answer where the browser and the server did not see the same thing."""

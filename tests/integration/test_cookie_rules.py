@@ -30,6 +30,7 @@ def test_secure_over_plain_http_sends_no_cookie_but_fills_the_store(learner, pro
         assert response.status_code == 200
         assert set_cookies(response) == []
         assert record["decision"]["set_cookie"] is False
+        assert record["decision"]["withheld_by_secure"] is True
         assert record["decision"]["store_op"] == "set"
         summary = record["decision"]["summary"]
         assert "secure is on and the request is not secure" in summary
@@ -69,6 +70,7 @@ def test_secure_cookie_needs_a_secure_request(
     headers_sent = set_cookies(response)
     assert bool(headers_sent) is sent
     assert learner.last()["decision"]["set_cookie"] is sent
+    assert learner.last()["decision"]["withheld_by_secure"] is not sent
     assert learner.last()["decision"]["store_op"] == "set"
     if sent:
         assert "secure" in attributes(headers_sent[0])

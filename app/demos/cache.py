@@ -13,11 +13,9 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app, render_template, request
-from pymemcache.exceptions import MemcacheError
-from redis.exceptions import RedisError
 
 from .. import learners
-from ..stores import StoreUnavailable, session_key
+from ..stores import session_key
 from ..views.exchange import ExchangeView
 from . import bp, crowd
 from .store_demos import (
@@ -25,7 +23,7 @@ from .store_demos import (
     availability,
     held_session,
     lab,
-    refusal,
+    refusing,
     store_title,
 )
 
@@ -37,12 +35,6 @@ KEY_LIMIT = 100_000
 WATCH_LIMIT = 30
 FLUSH_VISITORS = 3
 SIZE_ROWS = 6
-SERVER_ERRORS = (
-    StoreUnavailable,
-    RedisError,
-    MemcacheError,
-    OSError,
-)
 
 SPECIMEN_SESSION = re.compile(
     r"^lab:(?P<learner>[A-Za-z0-9_-]+):sess:[A-Za-z0-9_-]+$"
@@ -232,20 +224,16 @@ def json_size(data: dict) -> int:
 
 
 @bp.get("/cache/watch")
+@refusing
 def cache_watch():
-    try:
-        left = bounded("left", WATCH_LIMIT, 0, WATCH_LIMIT)
-        held = held_session()
-        if held is None or held.store not in CACHES:
-            raise DemoRefused(
-                "Your browser holds no session on Redis or Memcached yet: send "
-                "this step's request first, then watch."
-            )
-        entry = lab().stores.get(held.store).peek(held.key)
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    left = bounded("left", WATCH_LIMIT, 0, WATCH_LIMIT)
+    held = held_session()
+    if held is None or held.store not in CACHES:
+        raise DemoRefused(
+            "Your browser holds no session on Redis or Memcached yet: send "
+            "this step's request first, then watch."
+        )
+    entry = lab().stores.get(held.store).peek(held.key)
 
     return fragment(
         "_watch.html",
@@ -259,50 +247,36 @@ def cache_watch():
 
 
 @bp.get("/cache/keys")
+@refusing
 def cache_keys():
-    try:
-        census = census_of(chosen_cache())
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    census = census_of(chosen_cache())
     return fragment("_keys.html", census=census, title=store_title(census.store))
 
 
 @bp.post("/cache/visitors")
+@refusing
 def cache_visitors():
-    try:
-        store = chosen_cache()
-        visit = {"key": "visit", "value": "1"}
-        visits = crowd.send(FLUSH_VISITORS, {"store": store}, visit)
-        census = census_of(store)
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except crowd.VisitorFailed as error:
-        return refusal(DemoRefused(str(error)), 503)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    store = chosen_cache()
+    visit = {"key": "visit", "value": "1"}
+    visits = crowd.send(FLUSH_VISITORS, {"store": store}, visit)
+    census = census_of(store)
     return fragment(
         "_flush_state.html", census=census, title=store_title(store), visits=visits
     )
 
 
 @bp.post("/cache/flush")
+@refusing
 def cache_flush():
     everyone = bool(current_app.config["DEMO_FLUSH_ALLOWED"])
-    try:
-        store = chosen_cache()
-        before = census_of(store)
-        mine = {learners.current().id, *crowd.learner_ids()}
-        targets = [
-            key for owner, key in before.session_keys if everyone or owner in mine
-        ]
-        removed = lab().stores.get(store).delete_keys(targets)
-        after = census_of(store)
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    store = chosen_cache()
+    before = census_of(store)
+    mine = {learners.current().id, *crowd.learner_ids()}
+    targets = [
+        key for owner, key in before.session_keys if everyone or owner in mine
+    ]
+    removed = lab().stores.get(store).delete_keys(targets)
+    after = census_of(store)
 
     log.info(
         "flushed %s specimen sessions from %s (%s)",

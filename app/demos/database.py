@@ -13,20 +13,17 @@ import time
 from datetime import datetime, timezone
 
 from flask import current_app, render_template, request
-from pymemcache.exceptions import MemcacheError
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
 
 from .. import learners
-from ..stores import StoreUnavailable
 from ..stores.base import describe
 from . import bp, crowd
 from .store_demos import (
+    SERVER_ERRORS,
     DemoRefused,
     availability,
     held_session,
     lab,
-    refusal,
+    refusing,
     store_title,
 )
 
@@ -50,13 +47,6 @@ READS_LIMIT = 1000
 TIMING_SECONDS = 3.0
 COPY_TTL = 60
 HEX_SHOWN = 256
-SERVER_ERRORS = (
-    StoreUnavailable,
-    SQLAlchemyError,
-    RedisError,
-    MemcacheError,
-    OSError,
-)
 
 
 def fragment(template: str, status: int = 200, **context):
@@ -79,19 +69,15 @@ def chosen_sql() -> str:
 
 
 @bp.get("/database/row")
+@refusing
 def database_row():
-    try:
-        held = held_session()
-        if held is None or held.store not in SQL_STORES:
-            raise DemoRefused(
-                "Your browser holds no session in a database yet: send this "
-                "lesson's first request, then look again."
-            )
-        row = lab().stores.get(held.store).row(held.key)
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    held = held_session()
+    if held is None or held.store not in SQL_STORES:
+        raise DemoRefused(
+            "Your browser holds no session in a database yet: send this "
+            "lesson's first request, then look again."
+        )
+    row = lab().stores.get(held.store).row(held.key)
 
     return fragment(
         "_row.html",
@@ -121,30 +107,20 @@ def row_view(row: dict) -> dict:
 
 
 @bp.post("/database/visitors")
+@refusing
 def database_visitors():
-    try:
-        store = chosen_sql()
-        settings = {"store": store, "max_age": VISITOR_MAX_AGE}
-        visits = crowd.send(VISITORS, settings, {"key": "visit", "value": "once"})
-        counts = row_counts(store)
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except crowd.VisitorFailed as error:
-        return refusal(DemoRefused(str(error)), 503)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    store = chosen_sql()
+    settings = {"store": store, "max_age": VISITOR_MAX_AGE}
+    visits = crowd.send(VISITORS, settings, {"key": "visit", "value": "once"})
+    counts = row_counts(store)
     return rows_fragment(store, counts, visits)
 
 
 @bp.get("/database/rows")
+@refusing
 def database_rows():
-    try:
-        store = chosen_sql()
-        counts = row_counts(store)
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    store = chosen_sql()
+    counts = row_counts(store)
     return rows_fragment(store, counts, None)
 
 
@@ -160,16 +136,12 @@ def rows_fragment(store: str, counts: dict, visits):
 
 
 @bp.post("/database/cleanup")
+@refusing
 def database_cleanup():
-    try:
-        store = chosen_sql()
-        before = row_counts(store)
-        table = lab().stores.get(store).clean_up()
-        after = row_counts(store)
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    store = chosen_sql()
+    before = row_counts(store)
+    table = lab().stores.get(store).clean_up()
+    after = row_counts(store)
 
     deleted = table["before"]["rows"] - table["after"]["rows"]
     log.info("ran the cleanup on the %s store: %s rows fewer", store, deleted)
@@ -196,26 +168,22 @@ def row_counts(store_name: str) -> dict:
 
 
 @bp.post("/database/timings")
+@refusing
 def database_timings():
-    try:
-        reads = bounded_reads()
-        held = held_session()
-        if held is None:
-            raise DemoRefused(
-                "Your browser holds no session on a server-side store yet: send "
-                "this lesson's first request, then time the reads."
-            )
-        source = lab().stores.get(held.store).peek(held.key)
-        if source is None:
-            raise DemoRefused(
-                f"The {store_title(held.store)} store no longer holds the session "
-                "your browser was given: send a request first."
-            )
-        results = [timing(name, held, source.data, reads) for name in TIMED_STORES]
-    except DemoRefused as error:
-        return refusal(error, 400)
-    except SERVER_ERRORS as error:
-        return refusal(error, 503)
+    reads = bounded_reads()
+    held = held_session()
+    if held is None:
+        raise DemoRefused(
+            "Your browser holds no session on a server-side store yet: send "
+            "this lesson's first request, then time the reads."
+        )
+    source = lab().stores.get(held.store).peek(held.key)
+    if source is None:
+        raise DemoRefused(
+            f"The {store_title(held.store)} store no longer holds the session "
+            "your browser was given: send a request first."
+        )
+    results = [timing(name, held, source.data, reads) for name in TIMED_STORES]
     return fragment("_timings.html", results=results, reads=reads, held=held)
 
 

@@ -1,17 +1,30 @@
 """What the storage lessons' demos share: the held session, store status, refusals."""
 
+import functools
 import logging
 from dataclasses import dataclass
 
 from flask import current_app, render_template
+from pymemcache.exceptions import MemcacheError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import learners
 from ..recorder import held_id
 from ..stores import CATALOGUE, StoreUnavailable, session_key
 from ..stores.base import describe
-from . import bp
+from . import bp, crowd
 
 log = logging.getLogger(__name__)
+
+# What a real store server may raise while a demo reads or changes it.
+SERVER_ERRORS = (
+    StoreUnavailable,
+    SQLAlchemyError,
+    RedisError,
+    MemcacheError,
+    OSError,
+)
 
 
 class DemoRefused(ValueError):
@@ -70,6 +83,27 @@ def availability(name: str) -> dict:
         "reason": problem,
         "remedy": lab().stores.remedy(name) if problem else "",
     }
+
+
+def refusing(view):
+    """Answer a demo's refusal (400) or its server's failure (503) as a fragment.
+
+    Each store demo works on the learner's real server, which may be down, or
+    on a store the demo cannot use; either way the page says why and how on.
+    """
+
+    @functools.wraps(view)
+    def answer(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DemoRefused as error:
+            return refusal(error, 400)
+        except crowd.VisitorFailed as error:
+            return refusal(DemoRefused(str(error)), 503)
+        except SERVER_ERRORS as error:
+            return refusal(error, 503)
+
+    return answer
 
 
 def refusal(error: Exception, status: int):

@@ -20,23 +20,21 @@ from redis import Redis
 log = logging.getLogger(__name__)
 
 
-# The number is only known inside Redis, so the script writes it into the
+# The number is only known inside Redis, so the scripts write it into the
 # exchange's JSON: Python sends the text that follows ``{"seq":0``.
 APPEND_STEPS = """
 local seq = redis.call('INCR', KEYS[1])
-redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. ARGV[1])
+redis.call('RPUSH', KEYS[2], '{"seq":' .. seq .. body)
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1)
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 """
-APPEND = APPEND_STEPS + "return seq\n"
+APPEND = "local body = ARGV[1]\n" + APPEND_STEPS + "return seq\n"
 SEQ_PLACEHOLDER = b'{"seq":0'
 
-# One exchange's whole filing: the index update, then the record, appended only
-# when the learner's index is the one the recorder read the store for (ARGV[7]
-# says whether to compare, ARGV[8] lists the IDs it expects, oldest first).
-FILE = (
-    """
+# Both filing scripts first drop the gone (ARGV[9] on), note the session used
+# (ARGV[6]) and push out the least recently used past the cap.
+INDEX_STEPS = """
 for i = 9, #ARGV do redis.call('ZREM', KEYS[3], ARGV[i]) end
 if ARGV[6] ~= '' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[6]) end
 local past = -tonumber(ARGV[5]) - 1
@@ -44,12 +42,53 @@ local evicted = redis.call('ZRANGE', KEYS[3], 0, past)
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, past)
 redis.call('EXPIRE', KEYS[3], ARGV[3])
 local held = redis.call('ZRANGE', KEYS[3], 0, -1)
+"""
+
+# The record is appended only when the learner's index is the one the
+# recorder read the store for (ARGV[7] says whether to compare, ARGV[8] lists
+# the IDs it expects, oldest first).
+FILE = (
+    INDEX_STEPS
+    + """
 if #evicted > 0 or (ARGV[7] == '1' and table.concat(held, ' ') ~= ARGV[8]) then
   return {0, evicted, held}
 end
+local body = ARGV[1]
 """
     + APPEND_STEPS
     + "return {seq, evicted, held}\n"
+)
+
+# For sessions kept as JSON on this same server (the Redis store), the script
+# reads each held session itself, under the key prefix ARGV[7], and puts it in
+# the record as stored; ARGV[8] is the ID the browser holds. A value that is
+# not a JSON object, or a push past the cap, leaves the append to the caller.
+FILE_READING = (
+    INDEX_STEPS
+    + """
+if #evicted > 0 then return {0, evicted, held} end
+local rows, kept = {}, {}
+for _, id in ipairs(held) do
+  local key = ARGV[7] .. id
+  local value = redis.call('GET', key)
+  if not value then
+    redis.call('ZREM', KEYS[3], id)
+  elseif string.sub(value, 1, 1) ~= '{' then
+    return {0, {}, held}
+  else
+    local pttl = redis.call('PTTL', key)
+    local ttl = 'null'
+    if pttl >= 0 then ttl = string.format('%.1f', pttl / 1000) end
+    rows[#rows + 1] = '{"id":' .. cjson.encode(id) .. ',"data":' .. value
+      .. ',"ttl":' .. ttl .. ',"expired":' .. tostring(pttl == 0)
+      .. ',"held":' .. tostring(id == ARGV[8]) .. '}'
+    kept[#kept + 1] = id
+  end
+end
+local body = ARGV[1] .. ',"contents":[' .. table.concat(rows, ',') .. ']}'
+"""
+    + APPEND_STEPS
+    + "return {seq, evicted, kept}\n"
 )
 
 
@@ -109,6 +148,7 @@ class RedisJournal:
         self.lifetime = lifetime
         self._append = client.register_script(APPEND)
         self._file = client.register_script(FILE)
+        self._file_reading = client.register_script(FILE_READING)
 
     def append(self, learner: str, exchange: dict) -> int:
         """Add an exchange, numbering it, and drop the oldest past the bound.
@@ -150,7 +190,41 @@ class RedisJournal:
             body[len(SEQ_PLACEHOLDER):], self.length, self.lifetime, time.time(),
             self.cap, used or "", check, " ".join(expected or ()), *gone,
         ]
-        seq, evicted, held = self._file(keys=keys, args=args)
+        return self.filed(exchange, self._file(keys=keys, args=args))
+
+    def file_reading(
+        self,
+        learner: str,
+        exchange: dict,
+        store: str,
+        used: str | None,
+        gone: list,
+        key_prefix: str,
+        held: str | None,
+    ) -> Filing:
+        """Update the index, read the held sessions and append, in one call.
+
+        Only for sessions kept as JSON on this server, under ``key_prefix``
+        and the ID: the record's ``contents`` are the values as stored, with
+        ``held`` marking the session the browser holds.
+        """
+        exchange.pop("seq", None)
+        exchange.pop("contents", None)
+        body = encode({"seq": 0, **exchange})
+        keys = [
+            f"lab:{learner}:seq",
+            f"lab:{learner}:record",
+            f"lab:{learner}:index:{store}",
+        ]
+        args = [
+            body[len(SEQ_PLACEHOLDER):-1], self.length, self.lifetime, time.time(),
+            self.cap, used or "", key_prefix, held or "", *gone,
+        ]
+        return self.filed(exchange, self._file_reading(keys=keys, args=args))
+
+    @staticmethod
+    def filed(exchange: dict, answer: list) -> Filing:
+        seq, evicted, held = answer
         if seq:
             exchange["seq"] = seq
         return Filing(

@@ -21,6 +21,7 @@ from .journal import KnownIndexes
 from .settings import Settings
 from .specimen import cookie, flask_interface
 from .stores import RecordingStore, StoreUnavailable, session_key
+from .stores.redis import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -228,10 +229,11 @@ class Recorder:
     def file_with_contents(self, context: LabContext, record: dict, started) -> None:
         """Keep the learner's index, read the store's contents, append the record.
 
-        The store is read for the index this process last saw, updated by the
+        On the journal's own Redis, one script does all three. Elsewhere the
+        store is read for the index this process last saw, updated by the
         exchange, and the journal appends the record only if the real index
-        agrees: then the exchange costs one store read and one journal write.
-        Otherwise the store is read again for the index as it really is.
+        agrees: one store read and one journal write. Otherwise, or past the
+        cap, the store is read again for the index as it really is.
         """
         journal = self.lab.journal
         learner = context.learner_id
@@ -248,20 +250,32 @@ class Recorder:
         if decision and decision["store_op"] in ("set", "touch"):
             used = record["session_id"]
 
-        expected = self.known.expect(slot, gone, used)
-        missing = self.read_contents(context, record, expected)
-        if missing is not None:
-            expected = [item for item in expected if item not in missing]
-            gone = [*gone, *missing]
-        record["ms"] = elapsed_ms(started)
-        filing = journal.file(
-            learner,
-            record,
-            index,
-            used,
-            gone,
-            None if missing is None else expected,
-        )
+        if self.journal_reads_store(context):
+            record["ms"] = elapsed_ms(started)
+            filing = journal.file_reading(
+                learner,
+                record,
+                index,
+                used,
+                gone,
+                self.kind.key(learner, ""),
+                held_id(record, context.settings),
+            )
+        else:
+            expected = self.known.expect(slot, gone, used)
+            missing = self.read_contents(context, record, expected)
+            if missing is not None:
+                expected = [item for item in expected if item not in missing]
+                gone = [*gone, *missing]
+            record["ms"] = elapsed_ms(started)
+            filing = journal.file(
+                learner,
+                record,
+                index,
+                used,
+                gone,
+                None if missing is None else expected,
+            )
         if filing.seq is not None:
             self.known.remember(slot, filing.held)
             return
@@ -275,6 +289,19 @@ class Recorder:
         self.known.remember(slot, [item for item in filing.held if item not in missing])
         record["ms"] = elapsed_ms(started)
         journal.append(learner, record)
+
+    def journal_reads_store(self, context: LabContext) -> bool:
+        """Answer whether the journal can read this exchange's store itself.
+
+        It can when both live on the same Redis, the sessions kept as JSON:
+        one script then files the exchange with the store's contents.
+        """
+        store = context.store.store
+        return (
+            isinstance(store, RedisStore)
+            and store.url == self.studio.config.get("REDIS_URL")
+            and hasattr(self.lab.journal, "file_reading")
+        )
 
     def read_contents(self, context: LabContext, record: dict, ids) -> list | None:
         """Put the store's rows for the IDs in the record; answer the IDs missing.

@@ -1,4 +1,9 @@
-"""The Redis store: Flask-Session's Redis interface, with touch as EXPIRE."""
+"""The Redis store: Flask-Session's Redis interface, with touch as EXPIRE.
+
+Sessions are kept in Flask-Session's JSON format: readable as they are with
+redis-cli, and the journal, on the same server, copies them into the record
+exactly as stored.
+"""
 
 from flask_session.redis import RedisSessionInterface
 from redis import Redis
@@ -30,10 +35,14 @@ class RedisStore(Store):
     kind = "cache"
 
     def __init__(self, url: str, timeout: float):
+        self.url = url
         self.client = Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout
         )
-        super().__init__(RedisSessionInterface(None, client=self.client, key_prefix=""))
+        interface = RedisSessionInterface(
+            None, client=self.client, key_prefix="", serialization_format="json"
+        )
+        super().__init__(interface)
         self._peek = self.client.register_script(PEEK)
 
     def touch(self, key, data, ttl):

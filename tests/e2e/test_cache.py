@@ -110,7 +110,7 @@ def test_the_cache_lesson_against_the_real_servers(page, live_server, redis):
     held = browser_cookie(page, "sid")
     note_id = session_id(held["value"])
     learner = learner_of(lesson)
-    stored = msgspec.msgpack.decode(redis.get(f"lab:{learner}:sess:{note_id}"))
+    stored = msgspec.json.decode(redis.get(f"lab:{learner}:sess:{note_id}"))
     assert stored["note"].startswith("Sessions keep their data")
     assert "Sessions" not in held["value"]
     expect_borne_out(page)

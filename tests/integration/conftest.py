@@ -168,7 +168,7 @@ class RedisProbe:
 
     def data(self, key: str) -> dict | None:
         raw = self.client.get(key)
-        return None if raw is None else msgspec.msgpack.decode(raw)
+        return None if raw is None else msgspec.json.decode(raw)
 
     def ttl(self, key: str) -> float | None:
         pttl = self.client.pttl(key)

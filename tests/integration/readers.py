@@ -185,7 +185,7 @@ class RedisReader(Reader):
                 continue
             ttl = None if pttl < 0 else pttl / 1000
             session_id = key.decode()[len(self.prefix):]
-            found[session_id] = Held(msgspec.msgpack.decode(raw), raw, ttl)
+            found[session_id] = Held(msgspec.json.decode(raw), raw, ttl)
         return found
 
     def shorten(self, session_id, seconds):

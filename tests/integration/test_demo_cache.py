@@ -263,7 +263,7 @@ def test_visitors_are_learners_of_their_own_and_come_back_the_same(cache_app, re
     for visitor in visitors:
         mine = [key for key in held if key.startswith(f"lab:{visitor}:sess:")]
         assert len(mine) == 2
-        assert msgspec.msgpack.decode(redis.get(mine[0]))["visit"] == "1"
+        assert msgspec.json.decode(redis.get(mine[0]))["visit"] == "1"
     assert "your visitors' 3," in fragment.text("sessions-before")
 
 

@@ -56,7 +56,7 @@ class FlaskRedisProbe:
 
     def data(self, key):
         raw = self.client.get(key)
-        return None if raw is None else msgspec.msgpack.decode(raw)
+        return None if raw is None else msgspec.json.decode(raw)
 
     def ttl(self, key):
         pttl = self.client.pttl(key)

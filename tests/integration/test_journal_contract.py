@@ -188,3 +188,58 @@ def test_file_without_an_expectation_always_appends(journal, learner):
 
     assert journal.exchanges(learner)[-1] == {"step": 1, "seq": filing.seq}
     assert filing.held == ["made elsewhere", "b"]
+
+
+def reading(client, learner, used, gone=(), held=None):
+    journal = RedisJournal(client, LENGTH, CAP, LIFETIME)
+    prefix = f"test:{learner}:sess:"
+    exchange = {"step": 1}
+    filing = journal.file_reading(
+        learner, exchange, "redis", used, list(gone), prefix, held
+    )
+    return journal, filing
+
+
+def test_file_reading_records_the_sessions_as_stored(redis_client, learner):
+    prefix = f"test:{learner}:sess:"
+    redis_client.set(prefix + "a", b'{"colour":"blue","n":[1,2.5,null]}', ex=100)
+    redis_client.set(prefix + "b", b'{}')
+    use(RedisJournal(redis_client, LENGTH, CAP, LIFETIME), learner, "a")
+    time.sleep(0.002)
+
+    journal, filing = reading(redis_client, learner, "b", held="b")
+
+    record = journal.exchanges(learner)[-1]
+    redis_client.delete(prefix + "a", prefix + "b")
+    assert filing.seq == record["seq"] and filing.held == ["a", "b"]
+    first, second = record["contents"]
+    assert first["id"] == "a"
+    assert first["data"] == {"colour": "blue", "n": [1, 2.5, None]}
+    assert 98 <= first["ttl"] <= 100 and first["held"] is False
+    assert second == {
+        "id": "b", "data": {}, "ttl": None, "expired": False, "held": True
+    }
+    assert record["step"] == 1
+
+
+def test_file_reading_drops_what_the_store_no_longer_holds(redis_client, learner):
+    prefix = f"test:{learner}:sess:"
+    redis_client.set(prefix + "kept", b'{"k":1}', ex=100)
+    use(RedisJournal(redis_client, LENGTH, CAP, LIFETIME), learner, "expired")
+
+    journal, filing = reading(redis_client, learner, "kept", held="kept")
+
+    redis_client.delete(prefix + "kept")
+    assert filing.held == ["kept"] == journal.index(learner, "redis")
+    assert [row["id"] for row in journal.exchanges(learner)[-1]["contents"]] == ["kept"]
+
+
+def test_file_reading_leaves_a_value_not_json_to_the_caller(redis_client, learner):
+    prefix = f"test:{learner}:sess:"
+    redis_client.set(prefix + "old", b"\x81\xa1k\x01", ex=100)
+
+    journal, filing = reading(redis_client, learner, "old", held="old")
+
+    redis_client.delete(prefix + "old")
+    assert (filing.seq, filing.held) == (None, ["old"])
+    assert journal.exchanges(learner) == []

@@ -3,6 +3,7 @@
 import http.client
 import threading
 
+import msgspec
 import pytest
 from werkzeug.serving import make_server
 
@@ -176,3 +177,23 @@ def test_the_recorder_closes_the_specimens_answer(app):
     learner.lab("GET", "/slow?ms=abc")
 
     assert closed == [200, 400]
+
+
+def test_a_session_kept_as_msgpack_is_still_shown(make_app, redis_url):
+    # Sessions written before the Redis store kept JSON are MessagePack.
+    app = make_app(REDIS_URL=redis_url)
+    learner = Learner(app.test_client())
+    learner.configure(store="redis", resave=False)
+    learner.write("colour", "blue")
+    key = learner.key(learner.held())
+    probe = RedisProbe(redis_url)
+    try:
+        probe.client.set(key, msgspec.msgpack.encode(probe.data(key)), ex=300)
+
+        response = learner.read()
+
+        (row,) = learner.last()["contents"]
+        assert response.json == {"colour": "blue"}
+        assert row["data"] == msgspec.msgpack.decode(probe.client.get(key))
+    finally:
+        probe.close()

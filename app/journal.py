@@ -179,18 +179,11 @@ class RedisJournal:
         read for, or None to append whatever the index holds.
         """
         exchange.pop("seq", None)
-        body = encode({"seq": 0, **exchange})
-        keys = [
-            f"lab:{learner}:seq",
-            f"lab:{learner}:record",
-            f"lab:{learner}:index:{store}",
-        ]
+        rest = encode({"seq": 0, **exchange})[len(SEQ_PLACEHOLDER):]
         check = "0" if expected is None else "1"
-        args = [
-            body[len(SEQ_PLACEHOLDER):], self.length, self.lifetime, time.time(),
-            self.cap, used or "", check, " ".join(expected or ()), *gone,
-        ]
-        return self.filed(exchange, self._file(keys=keys, args=args))
+        flags = (check, " ".join(expected or ()))
+        answer = self.run_filing(self._file, learner, rest, store, used, gone, flags)
+        return self.filed(exchange, answer)
 
     def file_reading(
         self,
@@ -210,17 +203,25 @@ class RedisJournal:
         """
         exchange.pop("seq", None)
         exchange.pop("contents", None)
-        body = encode({"seq": 0, **exchange})
+        # Without its closing brace: the script adds the contents, then closes.
+        rest = encode({"seq": 0, **exchange})[len(SEQ_PLACEHOLDER):-1]
+        flags = (key_prefix, held or "")
+        script = self._file_reading
+        answer = self.run_filing(script, learner, rest, store, used, gone, flags)
+        return self.filed(exchange, answer)
+
+    def run_filing(self, script, learner, rest, store, used, gone, flags) -> list:
+        """Run a filing script: ARGV as INDEX_STEPS reads it, flags 7 and 8."""
         keys = [
             f"lab:{learner}:seq",
             f"lab:{learner}:record",
             f"lab:{learner}:index:{store}",
         ]
         args = [
-            body[len(SEQ_PLACEHOLDER):-1], self.length, self.lifetime, time.time(),
-            self.cap, used or "", key_prefix, held or "", *gone,
+            rest, self.length, self.lifetime, time.time(), self.cap, used or "",
+            *flags, *gone,
         ]
-        return self.filed(exchange, self._file_reading(keys=keys, args=args))
+        return script(keys=keys, args=args)
 
     @staticmethod
     def filed(exchange: dict, answer: list) -> Filing:

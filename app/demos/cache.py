@@ -21,6 +21,7 @@ from . import bp, crowd
 from .store_demos import (
     DemoRefused,
     availability,
+    chosen_store,
     held_session,
     lab,
     refusing,
@@ -157,14 +158,7 @@ def chosen_cache() -> str:
 
     :raise DemoRefused: the learner's store is not a cache.
     """
-    store = learners.current().settings.store
-    if store not in CACHES:
-        raise DemoRefused(
-            f"Your specimen uses the {store_title(store)} store. This demo reads a "
-            "cache: press Use this step's settings, or choose Redis or Memcached "
-            "in the Settings panel."
-        )
-    return store
+    return chosen_store(CACHES, "a cache", "Redis or Memcached")
 
 
 def fragment(template: str, status: int = 200, **context):

@@ -21,6 +21,7 @@ from .store_demos import (
     SERVER_ERRORS,
     DemoRefused,
     availability,
+    chosen_store,
     held_session,
     lab,
     refusing,
@@ -58,14 +59,7 @@ def chosen_sql() -> str:
 
     :raise DemoRefused: the learner's store is not an SQL store.
     """
-    store = learners.current().settings.store
-    if store not in SQL_STORES:
-        raise DemoRefused(
-            f"Your specimen uses the {store_title(store)} store. This demo reads a "
-            "table: press Use this step's settings, or choose SQLite, PostgreSQL or "
-            "MySQL in the Settings panel."
-        )
-    return store
+    return chosen_store(SQL_STORES, "a table", "SQLite, PostgreSQL or MySQL")
 
 
 @bp.get("/database/row")

@@ -68,6 +68,21 @@ def held_session() -> Held | None:
     return Held(learner.id, latest["store"], session_id, latest.get("seq"))
 
 
+def chosen_store(allowed: tuple, reads: str, choices: str) -> str:
+    """Answer the store the learner's settings use, if the demo can read it.
+
+    :raise DemoRefused: the learner's store is not one of those allowed.
+    """
+    store = learners.current().settings.store
+    if store not in allowed:
+        raise DemoRefused(
+            f"Your specimen uses the {store_title(store)} store. This demo reads "
+            f"{reads}: press Use this step's settings, or choose {choices} in the "
+            "Settings panel."
+        )
+    return store
+
+
 def store_title(name: str) -> str:
     """Answer the store's name as the settings panel writes it."""
     return CATALOGUE[name][0] if name in CATALOGUE else name

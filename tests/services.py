@@ -7,6 +7,22 @@ import subprocess
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
+
+from werkzeug.serving import make_server
+
+
+@contextmanager
+def serving(app):
+    """Serve a WSGI app on a free port from a thread; answer the port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_port
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
 
 
 def free_port() -> int:

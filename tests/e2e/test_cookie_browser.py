@@ -1,11 +1,11 @@
 """What Chromium does with the cookie store's cookies, as the reasons claim."""
 
 import secrets
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.services import serving
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 OTHER_HOST = "lab.test"
@@ -26,12 +26,8 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def port(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    thread.join()
+    with serving(app) as port:
+        yield port
 
 
 def call(page, method, path, form=None, body=None):

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import request, request_started, session
-from werkzeug.serving import make_server
 
 from app.stores import session_key
+from tests.services import serving
 
 # Long enough that the write always ends first, whatever the machine's load;
 # the test never measures it.
@@ -58,12 +58,8 @@ class Browser:
 
 @pytest.fixture
 def served(lab_app):
-    server = make_server("127.0.0.1", 0, lab_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield lab_app, server.server_port
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(lab_app) as port:
+        yield lab_app, port
 
 
 def specimen_of(studio):

@@ -1,13 +1,12 @@
 """The record tells the truth: headers as sent and received, the store as held."""
 
 import http.client
-import threading
 
 import msgspec
 import pytest
-from werkzeug.serving import make_server
 
 from app.learners import SETTINGS_COOKIE
+from tests.services import serving
 
 from .conftest import JSON, Learner, RedisProbe
 
@@ -100,12 +99,8 @@ def test_the_record_is_true_when_another_process_changed_the_index(
 
 @pytest.fixture
 def served(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, server.server_port
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as port:
+        yield app, port
 
 
 def exchange(port: int, method: str, path: str, headers: list, body: bytes = b""):

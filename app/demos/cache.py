@@ -22,7 +22,7 @@ from .store_demos import (
     DemoRefused,
     availability,
     chosen_store,
-    held_session,
+    held_in,
     lab,
     refusing,
     store_title,
@@ -221,12 +221,11 @@ def json_size(data: dict) -> int:
 @refusing
 def cache_watch():
     left = bounded("left", WATCH_LIMIT, 0, WATCH_LIMIT)
-    held = held_session()
-    if held is None or held.store not in CACHES:
-        raise DemoRefused(
-            "Your browser holds no session on Redis or Memcached yet: send "
-            "this step's request first, then watch."
-        )
+    held = held_in(
+        CACHES,
+        "Your browser holds no session on Redis or Memcached yet: send "
+        "this step's request first, then watch.",
+    )
     entry = lab().stores.get(held.store).peek(held.key)
 
     return fragment(

@@ -22,7 +22,7 @@ from .store_demos import (
     DemoRefused,
     availability,
     chosen_store,
-    held_session,
+    held_in,
     lab,
     refusing,
     store_title,
@@ -65,12 +65,11 @@ def chosen_sql() -> str:
 @bp.get("/database/row")
 @refusing
 def database_row():
-    held = held_session()
-    if held is None or held.store not in SQL_STORES:
-        raise DemoRefused(
-            "Your browser holds no session in a database yet: send this "
-            "lesson's first request, then look again."
-        )
+    held = held_in(
+        SQL_STORES,
+        "Your browser holds no session in a database yet: send this "
+        "lesson's first request, then look again.",
+    )
     row = lab().stores.get(held.store).row(held.key)
 
     return fragment(
@@ -165,12 +164,11 @@ def row_counts(store_name: str) -> dict:
 @refusing
 def database_timings():
     reads = bounded_reads()
-    held = held_session()
-    if held is None:
-        raise DemoRefused(
-            "Your browser holds no session on a server-side store yet: send "
-            "this lesson's first request, then time the reads."
-        )
+    held = held_in(
+        None,
+        "Your browser holds no session on a server-side store yet: send "
+        "this lesson's first request, then time the reads.",
+    )
     source = lab().stores.get(held.store).peek(held.key)
     if source is None:
         raise DemoRefused(

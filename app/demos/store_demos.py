@@ -83,6 +83,18 @@ def chosen_store(allowed: tuple, reads: str, choices: str) -> str:
     return store
 
 
+def held_in(stores: tuple | None, refusal: str) -> Held:
+    """Answer the session the browser holds, in one of the stores (None: any).
+
+    :raise DemoRefused: the browser holds no such session; ``refusal`` says
+        what to send first.
+    """
+    held = held_session()
+    if held is None or (stores is not None and held.store not in stores):
+        raise DemoRefused(refusal)
+    return held
+
+
 def store_title(name: str) -> str:
     """Answer the store's name as the settings panel writes it."""
     return CATALOGUE[name][0] if name in CATALOGUE else name
